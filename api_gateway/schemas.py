@@ -1,0 +1,108 @@
+"""The REST API's bodies, as clients see them (`api.md`). Inputs forbid unknown fields
+(no mass assignment); outputs show money as "12.50" and times as RFC 3339 UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from contracts.accounts import Email, Username
+from contracts.base import Text
+from contracts.money import Money, MoneyInput
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
+Id = Annotated[str, Field(description="An opaque id: never parse it.")]
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    money_fields: ClassVar[frozenset[str]] = frozenset()
+
+
+class Output(BaseModel):
+    pass
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(examples=["insufficient_funds"])
+    message: str
+    details: dict[str, Any] | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+# --- accounts ---------------------------------------------------------------
+
+Password = Annotated[Text, Field(min_length=1, description="8 to 72 bytes in UTF-8")]
+
+
+def _check_password(password: str) -> str:
+    size = len(password.encode("utf-8"))
+    if size < 8 or size > 72:
+        raise ValueError("password must be 8 to 72 bytes in UTF-8 (bcrypt's limit)")
+    return password
+
+
+class RegisterBody(Input):
+    username: Username
+    email: Email
+    password: Password
+
+    @model_validator(mode="after")
+    def _password_bytes(self) -> RegisterBody:
+        _check_password(self.password)
+        return self
+
+
+class LoginBody(Input):
+    """Log in with the username or the email (exactly one of them)."""
+
+    username: Annotated[Text, Field(min_length=1, max_length=254)] | None = None
+    email: Annotated[Text, Field(min_length=1, max_length=254)] | None = None
+    password: Annotated[Text, Field(min_length=1, max_length=1024)]
+
+    @model_validator(mode="after")
+    def _one_login(self) -> LoginBody:
+        if (self.username is None) == (self.email is None):
+            raise ValueError("give either username or email")
+        return self
+
+    @property
+    def login(self) -> str:
+        return self.username if self.username is not None else self.email or ""
+
+
+class DepositBody(Input):
+    money_fields: ClassVar[frozenset[str]] = frozenset({"amount"})
+
+    amount: MoneyInput = Field(
+        description='A positive amount, at most 1000000.00: a number or a string ("12.50")',
+        json_schema_extra={"type": ["string", "number"], "examples": ["12.50"]},
+    )
+
+
+class UserOut(Output):
+    id: Id
+    username: str
+    email: str
+    balance: Money = Field(json_schema_extra={"type": "string", "examples": ["12.50"]})
+    created_at: Timestamp
+
+
+class AuthOut(Output):
+    user: UserOut
+    token: str
+
+
+class DepositOut(Output):
+    balance: Money = Field(json_schema_extra={"type": "string", "examples": ["112.50"]})
+    deposit_id: Id

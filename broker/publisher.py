@@ -1,0 +1,106 @@
+"""Publishing with publisher confirms and `mandatory`: a message the broker could not
+route or did not accept is an error for the caller, never a silent drop."""
+
+from __future__ import annotations
+
+import logging
+
+import aio_pika
+import aiormq
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+
+from broker.codec import encode, envelope_for
+from broker.connection import BrokerConnection, BrokerUnavailable
+from contracts import Message
+from contracts.envelope import Envelope
+
+log = logging.getLogger(__name__)
+
+DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+
+class PublishFailed(Exception):
+    """The broker returned (unroutable) or nacked the message: it was not delivered."""
+
+
+class Publisher:
+    """A confirm channel on the process's connection, rebuilt after every reconnect."""
+
+    def __init__(self, broker: BrokerConnection, *, timeout: float = 5.0):
+        self._broker = broker
+        self._timeout = timeout
+        self._channel: AbstractChannel | None = None
+        self._exchanges: dict[str, AbstractExchange] = {}
+        broker.on_connect(self._open)
+
+    async def _open(self, connection: AbstractConnection) -> None:
+        self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        self._exchanges = {"": self._channel.default_exchange}
+
+    async def _exchange(self, name: str) -> AbstractExchange:
+        if self._channel is None or self._channel.is_closed or not self._broker.is_connected:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        exchange = self._exchanges.get(name)
+        if exchange is None:
+            exchange = await self._channel.get_exchange(name, ensure=False)
+            self._exchanges[name] = exchange
+        return exchange
+
+    async def publish_raw(
+        self,
+        exchange: str,
+        routing_key: str,
+        message: aio_pika.Message,
+        *,
+        mandatory: bool = True,
+        timeout: float | None = None,
+    ) -> None:
+        """Publish and wait for the broker's confirm; raise PublishFailed or BrokerUnavailable."""
+        target = await self._exchange(exchange)
+        try:
+            await target.publish(
+                message, routing_key, mandatory=mandatory, timeout=timeout or self._timeout
+            )
+        except aiormq.exceptions.PublishError as exc:
+            raise PublishFailed(f"unroutable: {exchange}/{routing_key}") from exc
+        except aiormq.exceptions.DeliveryError as exc:
+            raise PublishFailed(f"nacked by broker: {exchange}/{routing_key}") from exc
+        except TimeoutError as exc:
+            raise BrokerUnavailable(f"no confirm within the timeout for {routing_key}") from exc
+        except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,
+                ConnectionError, RuntimeError) as exc:
+            raise BrokerUnavailable(f"publish of {routing_key} failed: {exc}") from exc
+
+    async def publish(
+        self,
+        exchange: str,
+        message: Message,
+        *,
+        envelope: Envelope | None = None,
+        request_id: str | None = None,
+        routing_key: str | None = None,
+        reply_to: str | None = None,
+        persistent: bool = True,
+    ) -> Envelope:
+        """Publish a contract (routing key = its name) and return the envelope it went in."""
+        envelope = envelope or envelope_for(message, request_id=request_id)
+        await self.publish_raw(
+            exchange,
+            routing_key or message.name,
+            encode(message, envelope, persistent=persistent, reply_to=reply_to),
+        )
+        return envelope
+
+    async def reply(self, reply_to: str, message: Message, envelope: Envelope) -> None:
+        """Answer a command. Direct reply-to answers are published without `mandatory`:
+        RabbitMQ 3.10 returns them all as unroutable otherwise (rabbitmq-server#6124)."""
+        direct = reply_to.startswith(DIRECT_REPLY_TO)
+        amqp_message = encode(message, envelope, persistent=not direct)
+        if direct:
+            target = await self._exchange("")
+            try:
+                await target.publish(amqp_message, reply_to, mandatory=False, timeout=self._timeout)
+            except Exception as exc:  # the caller is gone or the link dropped: it will time out
+                log.info("reply to %s not delivered: %s", reply_to, exc)
+            return
+        await self.publish_raw("", reply_to, amqp_message)

@@ -1,0 +1,162 @@
+"""What the accounts service does with each message. Plain functions of a contract and
+their dependencies; the registry is at the bottom."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import asyncpg
+
+from broker.consumer import Handler, current_envelope
+from broker.outbox import OutboxRelay, add_event
+from contracts import ErrorCode, Message, Refusal
+from contracts.accounts import Deposit, DepositResult, GetUser, Login, Register, User
+from contracts.events import FundsDeposited, UserRegistered
+from workers.accounts import passwords
+from workers.accounts import repository as repo
+from workers.common.db import Database
+
+OUTBOX = "accounts_outbox"
+
+
+@dataclass(frozen=True)
+class Deps:
+    db: Database
+    outbox: OutboxRelay
+    bcrypt_rounds: int = 12
+    login_window_seconds: int = 900
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_address: int = 50
+
+
+def _user(row: asyncpg.Record) -> User:
+    return User(
+        id=row["id"],
+        username=row["username"],
+        email=row["email"],
+        balance_cents=row["balance"],
+        created_at=row["created_at"],
+    )
+
+
+def _request_id() -> str | None:
+    envelope = current_envelope.get()
+    return envelope.request_id if envelope else None
+
+
+async def register(cmd: Register, deps: Deps) -> User:
+    try:
+        password_hash = await passwords.hash_password(cmd.password, deps.bcrypt_rounds)
+    except passwords.PasswordTooLong as exc:
+        raise Refusal(ErrorCode.VALIDATION_ERROR, str(exc), {"fields": ["password"]}) from exc
+    try:
+        async with deps.db.transaction() as conn:
+            row = await repo.insert_user(
+                conn, cmd.username, cmd.email, password_hash, cmd.register_id
+            )
+            await add_event(
+                conn, OUTBOX, row["id"],
+                UserRegistered(user_id=row["id"], username=row["username"]), _request_id(),
+            )
+    except repo.UsernameTaken:
+        existing = await _same_registration(cmd, deps)
+        if existing is not None:
+            return existing  # this command was delivered before: answer the same
+        raise Refusal(ErrorCode.USERNAME_TAKEN, "this username is taken") from None
+    except repo.EmailTaken:
+        raise Refusal(ErrorCode.EMAIL_TAKEN, "this email is already registered") from None
+    deps.outbox.wake()
+    return _user(row)
+
+
+async def _same_registration(cmd: Register, deps: Deps) -> User | None:
+    async with deps.db.connection() as conn:
+        user_id = await repo.user_id_by_username(conn, cmd.username)
+        row = await repo.get_user(conn, user_id) if user_id is not None else None
+    if row is not None and row["register_id"] == cmd.register_id:
+        return _user(row)
+    return None
+
+
+async def login(cmd: Login, deps: Deps) -> User:
+    by_email = "@" in cmd.login
+    subjects = [f"user:{cmd.login.lower()}"]
+    if cmd.client_address:
+        subjects.append(f"addr:{cmd.client_address}")
+    limits = [deps.login_max_failures_per_user, deps.login_max_failures_per_address]
+    async with deps.db.connection() as conn:
+        for subject, limit in zip(subjects, limits, strict=False):
+            if await repo.recent_failures(conn, subject, deps.login_window_seconds) >= limit:
+                raise Refusal(ErrorCode.TOO_MANY_ATTEMPTS, "too many failed logins; try later")
+        lookup = repo.user_id_by_email if by_email else repo.user_id_by_username
+        user_id = await lookup(conn, cmd.login)
+        row = await repo.get_user(conn, user_id) if user_id is not None else None
+    stored = row["password_hash"] if row else passwords.dummy_hash(deps.bcrypt_rounds)
+    if row is None or not await passwords.check_password(cmd.password, stored):
+        async with deps.db.transaction() as conn:
+            for subject in subjects:
+                await repo.record_failure(conn, subject, deps.login_window_seconds)
+        raise Refusal(ErrorCode.INVALID_CREDENTIALS, "wrong username, email or password")
+    async with deps.db.connection() as conn:
+        await repo.clear_failures(conn, subjects[0])
+    return _user(row)
+
+
+async def get_user(query: GetUser, deps: Deps) -> User:
+    async with deps.db.connection() as conn:
+        row = await repo.get_user(conn, query.user_id)
+    if row is None:
+        raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
+    return _user(row)
+
+
+async def deposit(cmd: Deposit, deps: Deps) -> DepositResult:
+    """Add money once per deposit id: a redelivered command or a retried request with the
+    same Idempotency-Key answers the first result; the same key with another amount is
+    refused."""
+    async with deps.db.transaction() as conn:
+        if await repo.lock_user(conn, cmd.user_id) is None:
+            raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
+        previous = await repo.find_ledger_entry(conn, cmd.user_id, "deposit", cmd.deposit_id)
+        if previous is not None:
+            if previous["amount"] != cmd.amount_cents:
+                raise Refusal(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "this Idempotency-Key was used for another request",
+                )
+            return DepositResult(
+                deposit_id=cmd.deposit_id,
+                amount_cents=cmd.amount_cents,
+                balance_cents=previous["balance_after"],
+            )
+        balance = await repo.move_money(
+            conn, cmd.user_id, "deposit", cmd.deposit_id, cmd.amount_cents
+        )
+        await add_event(
+            conn, OUTBOX, cmd.user_id,
+            FundsDeposited(
+                user_id=cmd.user_id, deposit_id=cmd.deposit_id,
+                amount_cents=cmd.amount_cents, balance_cents=balance,
+            ),
+            _request_id(),
+        )
+    deps.outbox.wake()
+    return DepositResult(
+        deposit_id=cmd.deposit_id, amount_cents=cmd.amount_cents, balance_cents=balance
+    )
+
+
+HANDLERS = {
+    Register: register,
+    Login: login,
+    GetUser: get_user,
+    Deposit: deposit,
+}
+
+
+def bootstrap(deps: Deps) -> dict[type[Message], Handler]:
+    """Bind every handler to the worker's dependencies."""
+    return {message: partial(handler, deps=deps) for message, handler in HANDLERS.items()}
+
+

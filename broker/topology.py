@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractChannel, ExchangeType
 
 from contracts import Command, Message, Query
 from contracts import accounts as accounts_contracts
+from contracts import products as products_contracts
 
 COMMANDS_EXCHANGE = "itemx.commands"
 EVENTS_EXCHANGE = "itemx.events"
@@ -70,9 +71,22 @@ class EventSubscription:
 
 
 @dataclass(frozen=True)
+class ReplyQueue:
+    """A durable quorum queue that receives replies addressed to it by name (`reply_to`),
+    for callers that must not lose an answer when they restart (the saga)."""
+
+    queue: str
+
+    @property
+    def dead_letters(self) -> str:
+        return f"{self.queue}.dlq"
+
+
+@dataclass(frozen=True)
 class Topology:
     services: tuple[ServiceQueues, ...]
     subscriptions: tuple[EventSubscription, ...] = field(default=())
+    reply_queues: tuple[ReplyQueue, ...] = field(default=())
 
     def service_of(self, message: type[Message]) -> ServiceQueues:
         for service in self.services:
@@ -86,9 +100,11 @@ class Topology:
 
     @property
     def dead_letter_queues(self) -> list[str]:
-        return [s.dead_letters for s in self.services] + [
-            s.dead_letters for s in self.subscriptions if s.dead_letter
-        ]
+        return (
+            [s.dead_letters for s in self.services]
+            + [s.dead_letters for s in self.subscriptions if s.dead_letter]
+            + [r.dead_letters for r in self.reply_queues]
+        )
 
 
 ACCOUNTS = ServiceQueues(
@@ -98,10 +114,22 @@ ACCOUNTS = ServiceQueues(
         accounts_contracts.Login,
         accounts_contracts.GetUser,
         accounts_contracts.Deposit,
+        accounts_contracts.DebitFunds,
+        accounts_contracts.CreditFunds,
+        accounts_contracts.RefundFunds,
     ),
 )
 
-TOPOLOGY = Topology(services=(ACCOUNTS,))
+PRODUCTS = ServiceQueues(
+    "products",
+    (
+        products_contracts.ReserveItem,
+        products_contracts.ReleaseItem,
+        products_contracts.MarkItemSold,
+    ),
+)
+
+TOPOLOGY = Topology(services=(ACCOUNTS, PRODUCTS))
 
 
 def routing_key(message: type[Message] | Message) -> str:
@@ -150,6 +178,11 @@ async def declare(channel: AbstractChannel, topology: Topology = TOPOLOGY) -> No
                 await query_queue.bind(commands, routing_key=routing_key(message))
             elif issubclass(message, Command):
                 await command_queue.bind(commands, routing_key=routing_key(message))
+
+    for reply_queue in topology.reply_queues:
+        await channel.declare_queue(
+            reply_queue.queue, durable=True, arguments=_quorum_arguments(reply_queue.dead_letters)
+        )
 
     for subscription in topology.subscriptions:
         arguments: dict[str, object] = {"x-queue-type": "quorum"}

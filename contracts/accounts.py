@@ -89,3 +89,54 @@ class Deposit(Command):
     user_id: int
     deposit_id: UUID
     amount_cents: Annotated[int, Field(gt=0)]
+
+
+# --- the money part of the purchase saga ------------------------------------------
+# Each is keyed by the purchase id: the ledger row is unique per (user, kind, purchase),
+# so a redelivered step moves no money twice.
+
+
+class FundsMoved(Reply):
+    """Example: {"purchase_id": "…", "user_id": 7, "amount_cents": 1250, "balance_cents": 0}"""
+
+    name: ClassVar[str] = "accounts.funds_moved"
+
+    purchase_id: UUID
+    user_id: int
+    amount_cents: int
+    balance_cents: int
+
+
+class DebitFunds(Command):
+    """Take the price from the buyer. Refusal: insufficient_funds (nothing moved).
+    Example: {"purchase_id": "…", "user_id": 7, "amount_cents": 1250}"""
+
+    name: ClassVar[str] = "accounts.debit"
+    reply: ClassVar[type[Reply]] = FundsMoved
+
+    purchase_id: UUID
+    user_id: int
+    amount_cents: Annotated[int, Field(gt=0)]
+
+
+class CreditFunds(Command):
+    """Pay the seller. Example: {"purchase_id": "…", "user_id": 3, "amount_cents": 1250}"""
+
+    name: ClassVar[str] = "accounts.credit"
+    reply: ClassVar[type[Reply]] = FundsMoved
+
+    purchase_id: UUID
+    user_id: int
+    amount_cents: Annotated[int, Field(gt=0)]
+
+
+class RefundFunds(Command):
+    """Give a debited buyer the money back (compensation); a no-op answer when the
+    purchase never debited them. Example: {"purchase_id": "…", "user_id": 7, "amount_cents": 1250}"""
+
+    name: ClassVar[str] = "accounts.refund"
+    reply: ClassVar[type[Reply]] = FundsMoved
+
+    purchase_id: UUID
+    user_id: int
+    amount_cents: Annotated[int, Field(gt=0)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/itemx"
+DEFAULT_DATABASE_URL = "postgresql://postgres:postgres@127.0.0.1:5432/itemx"
 DEFAULT_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 
 

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from api_gateway.errors import STATUS_BY_CODE
-from api_gateway.schemas import ErrorEnvelope
+from api_gateway.schemas.common import ErrorEnvelope
 from contracts import ErrorCode
 
 

@@ -7,7 +7,14 @@ from starlette.routing import Route
 from api_gateway import health, openapi
 from api_gateway.endpoints import accounts
 from api_gateway.openapi import ApiRoute, Operation
-from api_gateway.schemas import AuthOut, DepositBody, DepositOut, LoginBody, RegisterBody, UserOut
+from api_gateway.schemas.accounts import (
+    AuthOut,
+    DepositBody,
+    DepositOut,
+    LoginBody,
+    RegisterBody,
+    UserOut,
+)
 from contracts import ErrorCode as E
 
 IDEMPOTENCY_KEY = {"Idempotency-Key": "Retrying with the same key applies the request once."}

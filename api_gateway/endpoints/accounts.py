@@ -10,7 +10,14 @@ from starlette.responses import Response
 from api_gateway.auth import authenticated_user
 from api_gateway.bodies import read_json
 from api_gateway.endpoints.common import call, respond
-from api_gateway.schemas import AuthOut, DepositBody, DepositOut, LoginBody, RegisterBody, UserOut
+from api_gateway.schemas.accounts import (
+    AuthOut,
+    DepositBody,
+    DepositOut,
+    LoginBody,
+    RegisterBody,
+    UserOut,
+)
 from contracts.accounts import Deposit, DepositResult, GetUser, Login, Register, User
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f4f3e-8f7c-4a43-9a43-6f1d7c1e0a01")

@@ -1,46 +1,15 @@
-"""The REST API's bodies, as clients see them (`api.md`). Inputs forbid unknown fields
-(no mass assignment); outputs show money as "12.50" and times as RFC 3339 UTC."""
+"""The accounts endpoints' bodies (`api.md`, Accounts)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import Field, model_validator
 
+from api_gateway.schemas.common import Id, Input, Output, Timestamp
 from contracts.accounts import Email, Username
 from contracts.base import Text
 from contracts.money import Money, MoneyInput
-
-
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
-Id = Annotated[str, Field(description="An opaque id: never parse it.")]
-
-
-class Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
-    money_fields: ClassVar[frozenset[str]] = frozenset()
-
-
-class Output(BaseModel):
-    pass
-
-
-class ErrorBody(BaseModel):
-    code: str = Field(examples=["insufficient_funds"])
-    message: str
-    details: dict[str, Any] | None = None
-
-
-class ErrorEnvelope(BaseModel):
-    error: ErrorBody
-
-
-# --- accounts ---------------------------------------------------------------
 
 Password = Annotated[Text, Field(min_length=1, description="8 to 72 bytes in UTF-8")]
 

@@ -53,7 +53,9 @@ def to_amqp(
     if envelope.request_id:
         headers["x-request-id"] = envelope.request_id
     if envelope.deadline is not None:
-        headers["x-deadline"] = envelope.deadline
+        # integer milliseconds: AMQP tables carry Python floats as 32-bit floats, which
+        # would round a Unix time by up to two minutes
+        headers["x-deadline"] = int(envelope.deadline * 1000)
     return aio_pika.Message(
         body,
         content_type=CONTENT_TYPE,
@@ -90,7 +92,7 @@ def read_envelope(incoming: AbstractIncomingMessage) -> Envelope:
         correlation_id=incoming.correlation_id,
         request_id=request_id.decode() if isinstance(request_id, bytes) else request_id,
         occurred_at=timestamp.replace(tzinfo=UTC) if timestamp else datetime.now(UTC),
-        deadline=float(deadline) if isinstance(deadline, int | float) else None,
+        deadline=deadline / 1000 if isinstance(deadline, int) else None,
         reply_to=incoming.reply_to,
     )
 

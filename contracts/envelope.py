@@ -26,7 +26,8 @@ class Envelope(BaseModel):
     request_id: str | None = None
     occurred_at: datetime = Field(default_factory=utcnow)
     deadline: float | None = None
-    """Unix time after which the caller no longer waits; a worker skips an expired query."""
+    """Unix time after which the caller no longer waits; a worker skips an expired query.
+    On the wire: header `x-deadline`, integer Unix milliseconds."""
     reply_to: str | None = None
     """Where the answer goes: direct reply-to for the gateway, a queue for the saga."""
 

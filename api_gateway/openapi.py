@@ -40,8 +40,11 @@ class ApiRoute(Route):
         self.doc = doc
 
 
+_REF = "#/components/schemas/{model}"
+
+
 def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    schema = model.model_json_schema(ref_template=_REF, mode="serialization")
     for name, definition in schema.pop("$defs", {}).items():
         schemas[name] = definition
     schemas[model.__name__] = schema
@@ -49,7 +52,7 @@ def _ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
 
 
 def _input_ref(model: type[BaseModel], schemas: dict[str, Any]) -> dict[str, str]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    schema = model.model_json_schema(ref_template=_REF, mode="validation")
     for name, definition in schema.pop("$defs", {}).items():
         schemas[name] = definition
     schemas[model.__name__] = schema
@@ -102,7 +105,9 @@ def build_document(routes: Sequence[BaseRoute], version: str = "1.0.0") -> dict[
             operation["responses"][str(status)] = extra
         codes = list(doc.errors)
         if doc.body is not None:
-            codes += [ErrorCode.INVALID_JSON, ErrorCode.VALIDATION_ERROR, ErrorCode.PAYLOAD_TOO_LARGE]
+            codes += [
+                ErrorCode.INVALID_JSON, ErrorCode.VALIDATION_ERROR, ErrorCode.PAYLOAD_TOO_LARGE
+            ]
         if doc.auth:
             codes.append(ErrorCode.UNAUTHORIZED)
             operation["security"] = [{"token": []}, {"bearer": []}]
@@ -146,9 +151,12 @@ async def openapi_json(request: Request) -> Response:
 DOCS_PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><title>ItemExchange API</title>
 <link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css">
-</head><body><div id="ui"><p>The API document is at <a href="/openapi.json">/openapi.json</a>.</p></div>
+</head><body><div id="ui">
+<p>The API document is at <a href="/openapi.json">/openapi.json</a>.</p></div>
 <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>if (window.SwaggerUIBundle) { SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"}); }</script>
+<script>
+if (window.SwaggerUIBundle) { SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"}); }
+</script>
 </body></html>"""
 
 

@@ -132,7 +132,8 @@ class CreditFunds(Command):
 
 class RefundFunds(Command):
     """Give a debited buyer the money back (compensation); a no-op answer when the
-    purchase never debited them. Example: {"purchase_id": "…", "user_id": 7, "amount_cents": 1250}"""
+    purchase never debited them.
+    Example: {"purchase_id": "…", "user_id": 7, "amount_cents": 1250}"""
 
     name: ClassVar[str] = "accounts.refund"
     reply: ClassVar[type[Reply]] = FundsMoved

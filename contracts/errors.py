@@ -48,7 +48,8 @@ class ErrorCode(StrEnum):
 
 
 class ErrorReply(Reply):
-    """A refusal or failure. Example: {"code": "insufficient_funds", "message": "...", "details": {}}"""
+    """A refusal or failure.
+    Example: {"code": "insufficient_funds", "message": "...", "details": {}}"""
 
     name: ClassVar[str] = "error"
 

@@ -26,7 +26,7 @@ def parse_money(value: Any, *, maximum: int = MAX_AMOUNT_CENTS) -> int:
     """
     if isinstance(value, bool) or value is None:
         raise InvalidAmount("amount must be a number or a decimal string")
-    if isinstance(value, int) or isinstance(value, Decimal):
+    if isinstance(value, int | Decimal):
         text = str(value)
     elif isinstance(value, float):
         text = repr(value)

@@ -35,3 +35,39 @@ class FundsDeposited(Event):
     deposit_id: UUID
     amount_cents: int
     balance_cents: int
+
+
+# --- purchases (published by the transactions service) ------------------------------
+
+
+class PurchaseCompleted(Event):
+    """A purchase saga ended COMPLETED: the buyer paid, the seller was paid, the item is
+    sold. Example: {"type": "purchase.completed", "version": 1, "event_id": "…",
+    "occurred_at": "2026-11-26T10:00:00Z", "purchase_id": "…", "transaction_id": "3-91",
+    "item_id": "3-41", "seller_id": 3, "buyer_id": 7, "amount_cents": 1250}"""
+
+    name: ClassVar[str] = "purchase.completed"
+
+    purchase_id: UUID
+    transaction_id: str
+    item_id: str
+    seller_id: int
+    buyer_id: int
+    amount_cents: int
+
+
+class PurchaseFailed(Event):
+    """A purchase saga ended FAILED, compensated: no money moved, the item is not sold.
+    `reason` is the error code of the step that failed (`insufficient_funds`, …).
+    Example: {"type": "purchase.failed", "version": 1, "event_id": "…", "occurred_at": "…",
+    "purchase_id": "…", "item_id": "3-41", "seller_id": 3, "buyer_id": 7,
+    "amount_cents": 1250, "reason": "insufficient_funds"}"""
+
+    name: ClassVar[str] = "purchase.failed"
+
+    purchase_id: UUID
+    item_id: str
+    seller_id: int
+    buyer_id: int
+    amount_cents: int | None = None
+    reason: str

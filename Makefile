@@ -11,8 +11,13 @@ run: setup  ## set up, then run the gateway and all workers (Ctrl-C stops them a
 test: setup  ## set up, then run the whole suite against real PostgreSQL and RabbitMQ
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: setup  ## benchmarks with their baselines, written to bench/results/
+bench: setup $(VENV)/.installed-bench  ## benchmarks with their baselines, written to bench/results/
+	@bash bench/setup.sh
 	$(PY) -m bench
+
+$(VENV)/.installed-bench: pyproject.toml
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	@touch $@
 
 setup: services install migrate
 

@@ -38,8 +38,11 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def parse_json(raw: bytes) -> Any:
+    """Strict UTF-8 first: `json.loads(bytes)` would let encoded surrogates through
+    ("surrogatepass") and guess UTF-16 or UTF-32."""
     try:
-        return json.loads(raw, parse_float=Decimal, parse_constant=_refuse_constant)
+        text = raw.decode("utf-8")
+        return json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError and UnicodeDecodeError too
         raise ApiError(ErrorCode.INVALID_JSON, "the body is not valid JSON") from exc
 

@@ -124,9 +124,12 @@ async def on_unavailable(_: Request, exc: Exception) -> Response:
     )
 
 
-async def on_unexpected(_: Request, exc: Exception) -> Response:
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    """Starlette answers this one outside the request-id middleware: add the id here."""
     log.exception("unhandled error", exc_info=exc)
-    return error_response(ErrorCode.INTERNAL_ERROR, "internal error")
+    request_id = request.scope.get("state", {}).get("request_id")
+    headers = {"x-request-id": request_id} if request_id else None
+    return error_response(ErrorCode.INTERNAL_ERROR, "internal error", headers=headers)
 
 
 EXCEPTION_HANDLERS = {

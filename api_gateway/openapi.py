@@ -3,6 +3,7 @@ that renders it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,8 @@ class Operation:
     query: dict[str, str] = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
     extra_responses: dict[int, tuple[str, type[BaseModel] | None]] = field(default_factory=dict)
+    description: str = ""
+    """What the summary cannot say: semantics a client relies on (ordering, paging, …)."""
 
 
 class ApiRoute(Route):
@@ -73,6 +76,8 @@ def build_document(routes: Sequence[BaseRoute], version: str = "1.0.0") -> dict[
             "operationId": route.name,
             "responses": {},
         }
+        if doc.description:
+            operation["description"] = doc.description
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
             for name in route.param_convertors
@@ -123,7 +128,9 @@ def build_document(routes: Sequence[BaseRoute], version: str = "1.0.0") -> dict[
                     "content": {"application/json": {"schema": error_ref}},
                 },
             )
-        paths.setdefault(route.path, {})[route.method.lower()] = operation
+        # OpenAPI templates have no convertors: "/a/{rest:path}" -> "/a/{rest}"
+        path = re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)
+        paths.setdefault(path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {

@@ -90,11 +90,18 @@ def read_envelope(incoming: AbstractIncomingMessage) -> Envelope:
         type=incoming.type or "",
         version=int(version) if isinstance(version, int | str) and str(version).isdigit() else 1,
         correlation_id=incoming.correlation_id,
-        request_id=request_id.decode() if isinstance(request_id, bytes) else request_id,
+        request_id=_text_header(request_id),
         occurred_at=timestamp.replace(tzinfo=UTC) if timestamp else datetime.now(UTC),
         deadline=deadline / 1000 if isinstance(deadline, int) else None,
         reply_to=incoming.reply_to,
     )
+
+
+def _text_header(value: object) -> str | None:
+    """A header another client may have sent as bytes, a number or a table."""
+    if isinstance(value, bytes | bytearray):  # an AMQP byte array arrives as bytearray
+        return bytes(value).decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
 
 
 def decode_body(type_name: str | None, body: bytes) -> Message:
@@ -104,7 +111,10 @@ def decode_body(type_name: str | None, body: bytes) -> Message:
         raise UndecodableMessage(f"unknown message type {type_name!r}")
     try:
         if issubclass(model, Event):
-            return model.from_body(orjson.loads(body))
+            document = orjson.loads(body)
+            if not isinstance(document, dict):
+                raise UndecodableMessage(f"{type_name}: an event body must be a JSON object")
+            return model.from_body(document)
         return model.model_validate_json(body)
     except (ValidationError, ValueError) as exc:
         raise UndecodableMessage(f"{type_name}: {exc}") from exc

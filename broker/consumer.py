@@ -82,6 +82,14 @@ class Consumer:
         self._stopping = False
         broker.on_connect(self._start)
 
+    def add_handlers(self, handlers: Mapping[type[Message], Handler]) -> None:
+        """Serve more message types from the same queue (several modules share a queue)."""
+        shared = set(self._handlers) & set(handlers)
+        if shared:
+            names = ", ".join(sorted(message.name for message in shared))
+            raise ValueError(f"{self.queue_name}: handlers registered twice for {names}")
+        self._handlers.update(handlers)
+
     async def _start(self, connection: AbstractConnection) -> None:
         if self._stopping:
             return
@@ -105,6 +113,11 @@ class Consumer:
             self._in_flight.add(task)
         try:
             await self._handle(incoming)
+        except Exception:
+            # never leave a delivery unsettled: it would hold a prefetch slot until reconnect
+            log.exception("delivery %s could not be settled; rejecting it", incoming.message_id)
+            with contextlib.suppress(Exception):
+                await incoming.reject(requeue=False)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -170,7 +183,7 @@ class Consumer:
     async def _run(self, handler: Handler, message: Message) -> Reply | None:
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._is_transient),
-            wait=wait_exponential_jitter(initial=0.05, max=2.0),
+            wait=wait_exponential_jitter(multiplier=0.05, max=2.0),
             stop=stop_after_attempt(self._retry_attempts),
             reraise=False,
         )

@@ -3,6 +3,7 @@ route or did not accept is an error for the caller, never a silent drop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import aio_pika
@@ -30,16 +31,35 @@ class Publisher:
         self._broker = broker
         self._timeout = timeout
         self._channel: AbstractChannel | None = None
+        self._connection: AbstractConnection | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
+        self._reopening = asyncio.Lock()
         broker.on_connect(self._open)
 
     async def _open(self, connection: AbstractConnection) -> None:
+        self._connection = connection
         self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchanges = {"": self._channel.default_exchange}
 
+    async def _reopen(self) -> None:
+        """The broker closes a channel over one bad publish (a missing exchange) and keeps
+        the connection: open another, or every later publish, replies included, would fail."""
+        async with self._reopening:
+            if self._channel is not None and not self._channel.is_closed:
+                return  # another publisher reopened it meanwhile
+            if self._connection is None or self._connection.is_closed:
+                raise BrokerUnavailable("not connected to RabbitMQ")
+            try:
+                await self._open(self._connection)
+            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                raise BrokerUnavailable(f"cannot open a channel: {exc}") from exc
+
     async def _exchange(self, name: str) -> AbstractExchange:
-        if self._channel is None or self._channel.is_closed or not self._broker.is_connected:
-            raise BrokerUnavailable("not connected to RabbitMQ")
+        # the channel, not the connection's readiness: consumers start (and their handlers
+        # publish) while the remaining on_connect hooks run, before the connection is ready
+        if self._channel is None or self._channel.is_closed:
+            await self._reopen()
+        assert self._channel is not None
         exchange = self._exchanges.get(name)
         if exchange is None:
             exchange = await self._channel.get_exchange(name, ensure=False)
@@ -65,6 +85,8 @@ class Publisher:
             raise PublishFailed(f"unroutable: {exchange}/{routing_key}") from exc
         except aiormq.exceptions.DeliveryError as exc:
             raise PublishFailed(f"nacked by broker: {exchange}/{routing_key}") from exc
+        except aiormq.exceptions.ChannelClosed as exc:  # e.g. no such exchange
+            raise PublishFailed(f"refused by broker: {exchange}/{routing_key}: {exc}") from exc
         except TimeoutError as exc:
             raise BrokerUnavailable(f"no confirm within the timeout for {routing_key}") from exc
         except (aiormq.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError,

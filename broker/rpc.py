@@ -47,6 +47,7 @@ class RpcClient:
         self._pending: dict[str, asyncio.Future[Reply]] = {}
         self._confirmed: AbstractChannel | None = None
         self._fast: AbstractChannel | None = None
+        self._reopening = asyncio.Lock()
         broker.on_connect(self._open)
         broker.on_disconnect(self._fail_pending)
 
@@ -55,10 +56,38 @@ class RpcClient:
         return len(self._pending)
 
     async def _open(self, connection: AbstractConnection) -> None:
-        self._confirmed = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        self._fast = await connection.channel(publisher_confirms=False)
-        for channel in (self._confirmed, self._fast):
-            await channel.channel.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        self._confirmed = await self._reply_channel(connection, confirms=True)
+        self._fast = await self._reply_channel(connection, confirms=False)
+
+    async def _reply_channel(
+        self, connection: AbstractConnection, *, confirms: bool
+    ) -> AbstractChannel:
+        """A channel that publishes calls and consumes their direct replies."""
+        channel = await connection.channel(publisher_confirms=confirms, on_return_raises=confirms)
+        underlay = await channel.get_underlay_channel()
+        await underlay.basic_consume(DIRECT_REPLY_TO, self._on_reply, no_ack=True)
+        return channel
+
+    async def _channel_for(self, command: bool) -> AbstractChannel:
+        """The channel for a command (confirmed) or a query. One the broker closed over a
+        bad publish, the connection still up, is replaced; its calls in flight time out."""
+        if not self._broker.is_connected:
+            raise BrokerUnavailable("not connected to RabbitMQ")
+        channel = self._confirmed if command else self._fast
+        if channel is not None and not channel.is_closed:
+            return channel
+        async with self._reopening:
+            channel = self._confirmed if command else self._fast
+            if channel is None or channel.is_closed:
+                try:
+                    channel = await self._reply_channel(self._broker.connection, confirms=command)
+                except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                    raise BrokerUnavailable(f"cannot open a channel: {exc}") from exc
+                if command:
+                    self._confirmed = channel
+                else:
+                    self._fast = channel
+        return channel
 
     def _fail_pending(self, exc: BaseException | None) -> None:
         pending, self._pending = self._pending, {}
@@ -87,9 +116,7 @@ class RpcClient:
     ) -> Reply:
         """Send `request` and return its reply; raise RemoteError for an error reply,
         RpcTimeout past the deadline, BrokerUnavailable when RabbitMQ is unreachable."""
-        channel = self._confirmed if isinstance(request, Command) else self._fast
-        if channel is None or channel.is_closed or not self._broker.is_connected:
-            raise BrokerUnavailable("not connected to RabbitMQ")
+        channel = await self._channel_for(isinstance(request, Command))
         timeout = timeout or self._default_timeout
         deadline = time.time() + timeout
         correlation_id = uuid4().hex
@@ -121,7 +148,8 @@ class RpcClient:
         self, channel: AbstractChannel, message: aio_pika.Message, routing_key: str, timeout: float
     ) -> None:
         try:
-            confirmation = await channel.channel.basic_publish(
+            underlay = await channel.get_underlay_channel()
+            confirmation = await underlay.basic_publish(
                 message.body,
                 exchange=COMMANDS_EXCHANGE,
                 routing_key=routing_key,
@@ -133,6 +161,8 @@ class RpcClient:
             raise PublishFailed(f"no queue is bound for {routing_key}") from exc
         except aiormq.exceptions.DeliveryError as exc:
             raise PublishFailed(f"the broker refused {routing_key}") from exc
+        except aiormq.exceptions.ChannelClosed as exc:  # e.g. no commands exchange
+            raise PublishFailed(f"the broker refused {routing_key}: {exc}") from exc
         except TimeoutError as exc:
             raise BrokerUnavailable(f"no confirm for {routing_key} within {timeout:.1f}s") from exc
         except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:

@@ -21,6 +21,9 @@ from aio_pika.abc import AbstractChannel, ExchangeType
 from contracts import Command, Message, Query
 from contracts import accounts as accounts_contracts
 from contracts import products as products_contracts
+from contracts import reports as reports_contracts
+from contracts import transactions as transactions_contracts
+from contracts.events import PurchaseCompleted
 
 COMMANDS_EXCHANGE = "itemx.commands"
 EVENTS_EXCHANGE = "itemx.events"
@@ -126,10 +129,38 @@ PRODUCTS = ServiceQueues(
         products_contracts.ReserveItem,
         products_contracts.ReleaseItem,
         products_contracts.MarkItemSold,
+        products_contracts.ListItemForSale,
+        products_contracts.UpdateItem,
+        products_contracts.DeleteItem,
+        products_contracts.GetItem,
+        products_contracts.BrowseItems,
+        products_contracts.GetSellerItems,
+        products_contracts.SearchItems,
     ),
 )
 
-TOPOLOGY = Topology(services=(ACCOUNTS, PRODUCTS))
+TRANSACTIONS = ServiceQueues(
+    "transactions",
+    (
+        transactions_contracts.PurchaseItem,
+        transactions_contracts.GetPurchase,
+        transactions_contracts.ListPurchases,
+        transactions_contracts.ListSales,
+        reports_contracts.GetReport,
+    ),
+)
+
+SAGA_REPLIES = ReplyQueue("transactions.saga_replies")
+"""Where the purchase saga's steps answer (durable: a restarted orchestrator loses none)."""
+
+REPORTS = EventSubscription("transactions.reports", (PurchaseCompleted.name,))
+"""The reports read model's own queue: completed purchases, applied once by event id."""
+
+TOPOLOGY = Topology(
+    services=(ACCOUNTS, PRODUCTS, TRANSACTIONS),
+    subscriptions=(REPORTS,),
+    reply_queues=(SAGA_REPLIES,),
+)
 
 
 def routing_key(message: type[Message] | Message) -> str:

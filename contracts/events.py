@@ -37,6 +37,66 @@ class FundsDeposited(Event):
     balance_cents: int
 
 
+# --- items (published by the products service) -------------------------------------
+# `item_id` is the public id ("<seller_id>-<item_id>"); `seller_id` is repeated so a
+# subscriber can route or partition without parsing it.
+
+
+class ItemListed(Event):
+    """A seller put an item up for sale. Example: {"type": "item.listed", "version": 1,
+    "event_id": "…", "occurred_at": "2026-11-26T10:00:00Z", "item_id": "3-41",
+    "seller_id": 3, "title": "Lamp", "description": "Brass, 1950s", "price_cents": 1250}"""
+
+    name: ClassVar[str] = "item.listed"
+
+    item_id: str
+    seller_id: int
+    title: str
+    description: str
+    price_cents: int
+
+
+class ItemUpdated(Event):
+    """The seller edited an available item; the body is its whole new state. Example:
+    {"type": "item.updated", "version": 1, "event_id": "…", "occurred_at": "…",
+    "item_id": "3-41", "seller_id": 3, "title": "Lamp", "description": "Brass, 1950s",
+    "price_cents": 990}"""
+
+    name: ClassVar[str] = "item.updated"
+
+    item_id: str
+    seller_id: int
+    title: str
+    description: str
+    price_cents: int
+
+
+class ItemDeleted(Event):
+    """The seller withdrew an available item; it is gone for good. Example:
+    {"type": "item.deleted", "version": 1, "event_id": "…", "occurred_at": "…",
+    "item_id": "3-41", "seller_id": 3}"""
+
+    name: ClassVar[str] = "item.deleted"
+
+    item_id: str
+    seller_id: int
+
+
+class ItemSold(Event):
+    """A purchase saga marked the item sold (after the buyer paid and the seller was
+    paid). Example: {"type": "item.sold", "version": 1, "event_id": "…", "occurred_at": "…",
+    "item_id": "3-41", "seller_id": 3, "buyer_id": 7, "purchase_id": "…",
+    "price_cents": 1250}"""
+
+    name: ClassVar[str] = "item.sold"
+
+    item_id: str
+    seller_id: int
+    buyer_id: int
+    purchase_id: UUID
+    price_cents: int
+
+
 # --- purchases (published by the transactions service) ------------------------------
 
 

@@ -87,7 +87,8 @@ async def ensure_database(url: str) -> bool:
     try:
         quoted = '"' + name.replace('"', '""') + '"'
         await admin.execute(f"CREATE DATABASE {quoted}")
-    except asyncpg.DuplicateDatabaseError:
+    except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+        # two processes creating it at once: the loser trips on pg_database's unique index
         return False
     finally:
         await admin.close()

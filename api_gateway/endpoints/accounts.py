@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -10,6 +12,7 @@ from starlette.responses import Response
 from api_gateway.auth import authenticated_user
 from api_gateway.bodies import read_json
 from api_gateway.endpoints.common import call, respond
+from api_gateway.errors import ApiError
 from api_gateway.schemas.accounts import (
     AuthOut,
     DepositBody,
@@ -18,6 +21,8 @@ from api_gateway.schemas.accounts import (
     RegisterBody,
     UserOut,
 )
+from broker.rpc import RemoteError
+from contracts import ErrorCode
 from contracts.accounts import Deposit, DepositResult, GetUser, Login, Register, User
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5b0f4f3e-8f7c-4a43-9a43-6f1d7c1e0a01")
@@ -67,21 +72,35 @@ async def login(request: Request) -> Response:
     return respond(AuthOut(user=user_out(user), token=token))
 
 
+@contextlib.contextmanager
+def caller_must_exist() -> Iterator[None]:
+    """A signed token whose user is gone (a database reset) authenticates nobody: 401,
+    as api.md lists for these routes, not the 404 the worker answers."""
+    try:
+        yield
+    except RemoteError as exc:
+        if exc.reply.code == ErrorCode.USER_NOT_FOUND:
+            raise ApiError(ErrorCode.UNAUTHORIZED, "the token's user does not exist") from exc
+        raise
+
+
 async def profile(request: Request) -> Response:
     user_id = authenticated_user(request)
-    user: User = await call(request, GetUser(user_id=user_id))
+    with caller_must_exist():
+        user: User = await call(request, GetUser(user_id=user_id))
     return respond(user_out(user))
 
 
 async def deposit(request: Request) -> Response:
     user_id = authenticated_user(request)
     body = await read_json(request, DepositBody)
-    result: DepositResult = await call(
-        request,
-        Deposit(
-            user_id=user_id,
-            deposit_id=idempotent_id(user_id, request, "deposit"),
-            amount_cents=body.amount,
-        ),
-    )
+    with caller_must_exist():
+        result: DepositResult = await call(
+            request,
+            Deposit(
+                user_id=user_id,
+                deposit_id=idempotent_id(user_id, request, "deposit"),
+                amount_cents=body.amount,
+            ),
+        )
     return respond(DepositOut(balance=result.balance_cents, deposit_id=str(result.deposit_id)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from api_gateway.schemas.common import Id, Input, Output, Timestamp
 from contracts.accounts import Email, Username
@@ -26,10 +26,11 @@ class RegisterBody(Input):
     email: Email
     password: Password
 
-    @model_validator(mode="after")
-    def _password_bytes(self) -> RegisterBody:
-        _check_password(self.password)
-        return self
+    @field_validator("password")
+    @classmethod
+    def _password_bytes(cls, password: str) -> str:
+        """A field validator, so that the error names the `password` field."""
+        return _check_password(password)
 
 
 class LoginBody(Input):

@@ -12,6 +12,8 @@ PASSWORD = "correct horse battery"  # noqa: S105
 
 @dataclass(frozen=True)
 class TestUser:
+    __test__ = False  # a helper, not a test class
+
     id: str
     username: str
     email: str

@@ -11,7 +11,18 @@ import asyncpg
 from broker.consumer import Handler, current_envelope
 from broker.outbox import OutboxRelay, add_event
 from contracts import ErrorCode, Message, Refusal
-from contracts.accounts import Deposit, DepositResult, GetUser, Login, Register, User
+from contracts.accounts import (
+    CreditFunds,
+    DebitFunds,
+    Deposit,
+    DepositResult,
+    FundsMoved,
+    GetUser,
+    Login,
+    RefundFunds,
+    Register,
+    User,
+)
 from contracts.events import FundsDeposited, UserRegistered
 from workers.accounts import passwords
 from workers.accounts import repository as repo
@@ -92,8 +103,10 @@ async def login(cmd: Login, deps: Deps) -> User:
         lookup = repo.user_id_by_email if by_email else repo.user_id_by_username
         user_id = await lookup(conn, cmd.login)
         row = await repo.get_user(conn, user_id) if user_id is not None else None
-    stored = row["password_hash"] if row else passwords.dummy_hash(deps.bcrypt_rounds)
-    if row is None or not await passwords.check_password(cmd.password, stored):
+    matched = await passwords.check_login(
+        cmd.password, row["password_hash"] if row else None, deps.bcrypt_rounds
+    )
+    if row is None or not matched:
         async with deps.db.transaction() as conn:
             for subject in subjects:
                 await repo.record_failure(conn, subject, deps.login_window_seconds)
@@ -147,11 +160,80 @@ async def deposit(cmd: Deposit, deps: Deps) -> DepositResult:
     )
 
 
+# --- the money steps of the purchase saga ----------------------------------------------
+# Each is one local transaction on the user's row (one shard), keyed by the purchase id:
+# the ledger row is unique per (user, kind, purchase), so a redelivered or resent step
+# answers what it did the first time and moves no money twice.
+
+
+async def debit(cmd: DebitFunds, deps: Deps) -> FundsMoved:
+    """Take the price from the buyer; over the balance, refuse and move nothing."""
+    async with deps.db.transaction() as conn:
+        user = await repo.lock_user(conn, cmd.user_id)
+        if user is None:
+            raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
+        previous = await repo.find_ledger_entry(conn, cmd.user_id, "debit", cmd.purchase_id)
+        if previous is not None:
+            return _moved(cmd, previous["amount"], previous["balance_after"])
+        if user["balance"] < cmd.amount_cents:
+            raise Refusal(
+                ErrorCode.INSUFFICIENT_FUNDS, "the balance does not cover the price",
+                {"balance": user["balance"], "price": cmd.amount_cents},
+            )
+        balance = await repo.move_money(
+            conn, cmd.user_id, "debit", cmd.purchase_id, -cmd.amount_cents
+        )
+    return _moved(cmd, cmd.amount_cents, balance)
+
+
+async def credit(cmd: CreditFunds, deps: Deps) -> FundsMoved:
+    """Pay the seller."""
+    async with deps.db.transaction() as conn:
+        if await repo.lock_user(conn, cmd.user_id) is None:
+            raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
+        previous = await repo.find_ledger_entry(conn, cmd.user_id, "credit", cmd.purchase_id)
+        if previous is not None:
+            return _moved(cmd, previous["amount"], previous["balance_after"])
+        balance = await repo.move_money(
+            conn, cmd.user_id, "credit", cmd.purchase_id, cmd.amount_cents
+        )
+    return _moved(cmd, cmd.amount_cents, balance)
+
+
+async def refund(cmd: RefundFunds, deps: Deps) -> FundsMoved:
+    """Pay back what this purchase debited; when it debited nothing (the debit was refused
+    or never arrived), a no-op answer with amount 0, so compensation can always finish."""
+    async with deps.db.transaction() as conn:
+        user = await repo.lock_user(conn, cmd.user_id)
+        if user is None:
+            raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
+        previous = await repo.find_ledger_entry(conn, cmd.user_id, "refund", cmd.purchase_id)
+        if previous is not None:
+            return _moved(cmd, previous["amount"], previous["balance_after"])
+        debited = await repo.find_ledger_entry(conn, cmd.user_id, "debit", cmd.purchase_id)
+        if debited is None:
+            return _moved(cmd, 0, user["balance"])
+        balance = await repo.move_money(
+            conn, cmd.user_id, "refund", cmd.purchase_id, debited["amount"]
+        )
+    return _moved(cmd, debited["amount"], balance)
+
+
+def _moved(cmd: DebitFunds | CreditFunds | RefundFunds, amount: int, balance: int) -> FundsMoved:
+    return FundsMoved(
+        purchase_id=cmd.purchase_id, user_id=cmd.user_id, amount_cents=amount,
+        balance_cents=balance,
+    )
+
+
 HANDLERS = {
     Register: register,
     Login: login,
     GetUser: get_user,
     Deposit: deposit,
+    DebitFunds: debit,
+    CreditFunds: credit,
+    RefundFunds: refund,
 }
 
 

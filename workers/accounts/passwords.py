@@ -37,6 +37,15 @@ async def check_password(password: str, password_hash: str) -> bool:
     return matched and bool(encoded)
 
 
+async def check_login(password: str, password_hash: str | None, rounds: int) -> bool:
+    """Check against the user's hash or, when there is no such user, against a dummy hash
+    of the same cost: a missing user takes as long to refuse as a wrong password."""
+    if password_hash is None:
+        await check_password(password, await asyncio.to_thread(dummy_hash, rounds))
+        return False
+    return await check_password(password, password_hash)
+
+
 @functools.cache
 def dummy_hash(rounds: int) -> str:
     """A hash to check against when the user does not exist, so that a missing user

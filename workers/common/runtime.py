@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 import uvloop
 from aio_pika.abc import AbstractConnection
@@ -31,6 +32,14 @@ from workers.common.settings import WorkerSettings
 log = logging.getLogger(__name__)
 
 
+class BackgroundTask(Protocol):
+    """A loop a worker runs beside its consumers (an outbox relay, the saga sweeper)."""
+
+    def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Runtime:
     """The resources one worker process holds; handed to the worker's bootstrap."""
 
@@ -42,6 +51,7 @@ class Runtime:
         self.publisher = Publisher(self.broker)
         self.consumers: list[Consumer] = []
         self.relays: list[OutboxRelay] = []
+        self.tasks: list[BackgroundTask] = []
         self._db: Database | None = None
         self._read_db: Database | None = None
 
@@ -60,6 +70,13 @@ class Runtime:
             await topology.declare(channel)
 
     def consume(self, queue: str, handlers: Mapping[type[Message], Handler]) -> Consumer:
+        """Consume `queue` with `handlers`; a queue consumed twice (the saga's queries and the
+        reports query share `transactions.queries`) gets one consumer with all the handlers,
+        since a consumer dead-letters a message type it has no handler for."""
+        for existing in self.consumers:
+            if existing.queue_name == queue:
+                existing.add_handlers(handlers)
+                return existing
         consumer = Consumer(
             self.broker,
             self.publisher,
@@ -78,6 +95,11 @@ class Runtime:
         )
         self.relays.append(relay)
         return relay
+
+    def background(self, task: BackgroundTask) -> BackgroundTask:
+        """Run `task` once the broker is connected; stop it before the broker closes."""
+        self.tasks.append(task)
+        return task
 
     async def connect_database(self) -> None:
         async for attempt in AsyncRetrying(
@@ -107,6 +129,8 @@ class Runtime:
         await self.broker.start(wait=30)
         for relay in self.relays:
             relay.start()
+        for task in self.tasks:
+            task.start()
         app = health_app(self.service, {"database": self.db.ping, "broker": self.check_broker})
         self._server, self._server_task = serve(
             app, self.settings.bind_host, self.settings.port_of(self.service)
@@ -117,6 +141,8 @@ class Runtime:
     async def stop(self) -> None:
         log.info("%s worker stopping: draining in-flight messages", self.service)
         await asyncio.gather(*(consumer.stop() for consumer in self.consumers))
+        for task in self.tasks:
+            await task.stop()
         for relay in self.relays:
             await relay.stop()
         await self.broker.close()

@@ -1,0 +1,31 @@
+"""Serve a baseline exactly as `python -m api_gateway` serves the gateway: uvicorn with
+uvloop and httptools, no access log, the gateway's request-id middleware."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import uvicorn
+from starlette.applications import Starlette
+
+from api_gateway.__main__ import _has_httptools
+
+
+def run(app: Starlette, port_variable: str, default_port: int) -> None:
+    level = os.environ.get("LOG_LEVEL", "INFO")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s baseline %(name)s: %(message)s"
+    )
+    logging.getLogger("aiormq").setLevel(logging.WARNING)
+    logging.getLogger("aio_pika").setLevel(logging.WARNING)
+    uvicorn.run(
+        app,
+        host=os.environ.get("BIND_HOST", "127.0.0.1"),
+        port=int(os.environ.get(port_variable, str(default_port))),
+        loop="uvloop",
+        http="httptools" if _has_httptools() else "h11",
+        access_log=False,
+        proxy_headers=True,
+        log_level=level.lower(),
+    )

@@ -1,0 +1,1 @@
+"""The products service: items for sale, their search, and their part of the purchase saga."""

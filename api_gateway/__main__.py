@@ -6,16 +6,28 @@ import logging
 
 import uvicorn
 
-from api_gateway.app import create_app
+from api_gateway.app import create_app, current_request_id
 from api_gateway.settings import GatewaySettings
+
+
+class RequestIdFilter(logging.Filter):
+    """Every log line names the request it belongs to (`x-request-id`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = current_request_id.get()
+        return True
 
 
 def main() -> None:
     settings = GatewaySettings()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s gateway %(name)s: %(message)s",
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(
+        logging.Formatter(
+            "%(asctime)s %(levelname)s gateway [%(request_id)s] %(name)s: %(message)s"
+        )
     )
+    logging.basicConfig(level=settings.log_level.upper(), handlers=[handler])
     logging.getLogger("aiormq").setLevel(logging.WARNING)
     logging.getLogger("aio_pika").setLevel(logging.WARNING)
     uvicorn.run(
@@ -23,19 +35,12 @@ def main() -> None:
         host=settings.bind_host,
         port=settings.gateway_port,
         loop="uvloop",
-        http="httptools" if _has_httptools() else "h11",
+        http="httptools",
         access_log=False,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )
 
-
-def _has_httptools() -> bool:
-    try:
-        import httptools  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import contextlib
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextvars import ContextVar
 
 import orjson
 from starlette.applications import Starlette
@@ -24,6 +25,9 @@ from broker.rpc import RpcClient
 
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+current_request_id: ContextVar[str] = ContextVar("current_request_id", default="-")
+"""The request id of the request being served, for the gateway's log lines."""
+
 
 class RequestIdMiddleware:
     """Echo the client's `x-request-id` (when sane) or make one; put it on every response."""
@@ -38,6 +42,7 @@ class RequestIdMiddleware:
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
+        current_request_id.set(request_id)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -48,6 +48,8 @@ class BenchConfig:
     items: int = field(default_factory=lambda: _int("BENCH_ITEMS", 200_000))
     connections: int = field(default_factory=lambda: _int("BENCH_CONNECTIONS", 64))
     login_connections: int = field(default_factory=lambda: _int("BENCH_LOGIN_CONNECTIONS", 8))
+    rounds: int = field(default_factory=lambda: _int("BENCH_ROUNDS", 0))
+    """Alternating rounds of the scenarios compared with each other; 0: automatic."""
     drain_seconds: float = field(default_factory=lambda: _float("BENCH_DRAIN_SECONDS", 60))
     database: str = field(default_factory=lambda: os.environ.get("BENCH_DB", "itemx_bench"))
     vhost: str = field(default_factory=lambda: os.environ.get("BENCH_VHOST", "itemx_bench"))
@@ -78,6 +80,13 @@ class BenchConfig:
         if self.warmup >= 0:
             return self.warmup
         return max(2.0, min(5.0, self.seconds / 4))
+
+    @property
+    def paired_rounds(self) -> int:
+        """BENCH_ROUNDS, or one round per 5 seconds of measurement (at least 2)."""
+        if self.rounds > 0:
+            return self.rounds
+        return max(2, round(self.seconds / 5))
 
     @property
     def database_url(self) -> str:

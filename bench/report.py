@@ -178,6 +178,15 @@ def _num(value: Any, digits: int = 1) -> str:
     return f"{value:,}"
 
 
+def _rounds(entry: dict[str, Any]) -> str:
+    text = str(entry.get("rounds", 1))
+    if entry.get("discarded_rounds"):
+        text += f" ({entry['discarded_rounds']} redone)"
+    if entry.get("disturbed_rounds"):
+        text += f" ({entry['disturbed_rounds']} disturbed)"
+    return text
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [
         f"Run of {results['generated_at']}: {results['config']['seconds']:g} s per scenario"
@@ -185,18 +194,31 @@ def markdown(results: dict[str, Any]) -> str:
         f" {results['config']['users']:,} users, {results['config']['items']:,} items;"
         f" wrk with {results['config']['wrk_threads']} thread(s).",
         "",
-        "| scenario | server | conns | 2xx/s | p50 ms | p90 ms | p99 ms | errors |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+        "| scenario | server | conns | 2xx/s | p50 ms | p90 ms | p99 ms | errors | rounds |"
+        " load |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for entry in results["scenarios"].values():
         if entry.get("skipped"):
-            lines.append(f"| {entry['label']} | – | – | skipped: {entry['skipped']} | | | | |")
+            lines.append(f"| {entry['label']} | – | – | skipped: {entry['skipped']} |"
+                         " | | | | | |")
             continue
+        load = max(entry.get("load_average") or [0.0])
         lines.append(
             f"| {entry['label']} | {entry['server']} | {entry['connections']} |"
             f" {_num(entry['per_s'])} | {_num(entry['p50_ms'], 2)} | {_num(entry['p90_ms'], 2)}"
-            f" | {_num(entry['p99_ms'], 2)} | {entry['errors']} |"
+            f" | {_num(entry['p99_ms'], 2)} | {entry['errors']} | {_rounds(entry)} |"
+            f" {load:.1f} |"
         )
+    lines += [
+        "",
+        "`rounds`: scenarios compared with each other ran in alternating rounds (baseline,"
+        " subject, baseline, …), their figures pooled; a round during which RabbitMQ dropped"
+        " the connections (the broker is shared) was measured again (`redone`), or kept and"
+        " marked `disturbed`. `load`: the highest 1-minute load"
+        " average seen around the scenario's rounds — above the core count, other work on"
+        " the machine competed for the CPU.",
+    ]
     lines += ["", "| target | value | goal | met |", "|---|--:|--:|---|"]
     for target in results["targets"].values():
         verdict = {True: "yes", False: "**no**", None: "not measured"}[target["met"]]
@@ -340,6 +362,7 @@ def chart(results: dict[str, Any], path: Path) -> Path:
     for y, rate in zip(positions, rates, strict=True):
         top.text(rate, y, f" {rate:,.0f}", va="center", fontsize=8)
     top.set_xscale("log")
+    top.set_xlim(right=max(rates) * 4)
     top.set_yticks(positions, names, fontsize=8)
     top.invert_yaxis()
     top.set_xlabel("2xx responses per second (log scale); blue: ItemExchange, grey: baselines")

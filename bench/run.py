@@ -20,15 +20,26 @@ import httpx
 from bench import checks, cpu, machine, report, workload
 from bench.config import PASSWORD, PORTS, ROOT, BenchConfig
 from bench.environment import fresh_database, fresh_vhost
+from bench.measure import Deltas, Round, combine, cpu_per_request
 from bench.processes import ProcessGroup, baseline_processes, service_processes
 from bench.profiling import Sampler
-from bench.scenarios import Scenario, scenarios
+from bench.scenarios import Scenario, scenario_groups
 from bench.seed import Seeded, seed
 from bench.wrk import WrkResult, run_wrk, wrk_path
 
-PURCHASE_RATE_FLOOR = {64: 2000, 1: 1000}
-"""Purchases per second a purchase run is given items for at least (warm-ups: twice
-that): more than any rate seen on a 2-core machine, so no run runs out."""
+REDO_DISTURBED = 2
+"""A round during which RabbitMQ dropped our connections is measured again (this often)."""
+
+PURCHASE_RATE_FLOOR = {64: 1500, 1: 800}
+"""Purchases per second a purchase run is given items for when nothing was measured
+yet: above any rate seen on a 2-core machine (later runs use three times the last
+measured rate), so that no run runs out of items."""
+
+
+def _rate(result: WrkResult | None) -> float | None:
+    if result is None:
+        return None
+    return (result.ok + result.errors) / max(result.seconds, 0.1)
 
 
 def say(message: str) -> None:
@@ -68,7 +79,6 @@ class BenchRun:
         self.pool: workload.ItemPool | None = None
         self.services: ProcessGroup | None = None
         self.baselines: ProcessGroup | None = None
-        self.plan = scenarios(config.connections, config.login_connections)
 
     # --- set-up ------------------------------------------------------------------
 
@@ -171,78 +181,130 @@ class BenchRun:
         finally:
             path.unlink(missing_ok=True)
 
-    def purchase_budget(self, scenario: Scenario, warmup: WrkResult | None) -> int:
-        """Items for the next run of a purchase scenario: enough for twice the rate seen in
-        its warm-up (and at least a floor rate), leaving enough for the runs after it."""
+    def purchase_budget(
+        self, scenario: Scenario, seconds: float, rate: float | None, *, measured: bool
+    ) -> int:
+        """Items for a purchase run of `seconds`: three times the rate of its last measured
+        round; before that, at least a floor rate (a cold warm-up underestimates). Never
+        more than a third of what is left, so the runs after it do not go short."""
         assert self.pool is not None
-        remaining = self.pool.remaining
         floor = PURCHASE_RATE_FLOOR[1 if scenario.connections == 1 else 64]
-        if warmup is None:
-            return min(remaining // 8, math.ceil(floor * 2 * max(self.config.warmup_seconds, 1)))
-        rate = max((warmup.ok + warmup.errors) / max(warmup.seconds, 0.1) * 2, floor)
-        wanted = math.ceil(rate * self.config.seconds) + 1000
-        runs_after = sum(
-            1 for later in self.plan[self.plan.index(scenario) + 1:] if later.consumes_items
-        )
-        return min(wanted, max(remaining // (runs_after + 1), remaining - 20_000 * runs_after))
+        basis = 3 * (rate or 0) if measured else max(3 * (rate or 0), floor)
+        return min(math.ceil(basis * max(seconds, 1)) + 500, self.pool.remaining // 3)
 
-    async def run_scenario(self, scenario: Scenario) -> None:
-        reason = self.skip_reason(scenario)
-        if reason:
-            say(f"{scenario.name}: skipped ({reason})")
-            self.results[scenario.name] = {"name": scenario.name, "label": scenario.label,
-                                           "skipped": reason}
+    async def run_group(self, group: tuple[Scenario, ...]) -> None:
+        """Warm every scenario of the group up, then measure them in alternating rounds."""
+        active = []
+        for scenario in group:
+            reason = self.skip_reason(scenario)
+            if reason:
+                say(f"{scenario.name}: skipped ({reason})")
+                self.results[scenario.name] = {
+                    "name": scenario.name, "label": scenario.label, "skipped": reason,
+                }
+            else:
+                active.append(scenario)
+        if not active:
             return
         config = self.config
-        warmup = None
-        if config.warmup_seconds > 0:
-            lines = self.lines(scenario, self.purchase_budget(scenario, None))
-            warmup = await asyncio.to_thread(
-                self.drive, scenario, config.warmup_seconds, lines, "warmup"
-            )
-            self._count(scenario, warmup)
+        rounds = config.paired_rounds if len(active) > 1 else 1
+        seconds = math.ceil(config.seconds / rounds)
+        warmups: dict[str, WrkResult | None] = {}
+        for scenario in active:
+            warmups[scenario.name] = None
+            if config.warmup_seconds > 0:
+                lines = self.lines(scenario, self.purchase_budget(
+                    scenario, config.warmup_seconds, None, measured=False))
+                warmups[scenario.name] = warmup = await asyncio.to_thread(
+                    self.drive, scenario, config.warmup_seconds, lines, "warmup")
+                self._count(scenario, warmup)
+        measured: dict[str, list[Round]] = {scenario.name: [] for scenario in active}
+        names = " and ".join(s.name for s in active)
+        say(f"{names}: {rounds} round(s) of {seconds} s" if rounds > 1 else
+            f"{names}: {active[0].connections} connection(s), {seconds} s")
+        discarded = {scenario.name: 0 for scenario in active}
+        for index in range(rounds):
+            for scenario in active:
+                done = measured[scenario.name]
+                rate = _rate(done[-1].result if done else warmups[scenario.name])
+                for attempt in range(REDO_DISTURBED + 1):
+                    mark = self.broker_disruptions()
+                    measurement = await self.measure(
+                        scenario, seconds, rate, measured=bool(done), profile=index == 0)
+                    if self.broker_disruptions() == mark or attempt == REDO_DISTURBED:
+                        break
+                    discarded[scenario.name] += 1
+                    say(f"{scenario.name}: RabbitMQ closed the connections during this round"
+                        " (another user restarted the shared broker?): measuring it again")
+                    await asyncio.to_thread(self.wait_healthy)
+                measurement.disturbed = self.broker_disruptions() != mark
+                done.append(measurement)
+        for scenario in active:
+            self.results[scenario.name] = self.entry(
+                scenario, measured[scenario.name], warmups[scenario.name])
+            self.results[scenario.name]["discarded_rounds"] = discarded[scenario.name]
+
+    async def measure(
+        self, scenario: Scenario, seconds: float, rate: float | None, *, measured: bool,
+        profile: bool,
+    ) -> Round:
+        """One measured run: wrk, the CPU each process used, and (purchases) counters
+        read before and after with nothing in flight."""
+        config = self.config
         before = await self._settle(scenario)
-        lines = self.lines(scenario, self.purchase_budget(scenario, warmup))
-        say(f"{scenario.name}: {scenario.connections} connection(s), {config.seconds:g} s"
-            f" ({len(lines)} distinct requests)")
+        lines = self.lines(
+            scenario, self.purchase_budget(scenario, seconds, rate, measured=measured))
         pids = self._pids()
         cpu_before = await cpu.snapshot(pids, config.database_url, config.database)
         sampler = (
-            Sampler(scenario.name, pids, config.seconds) if scenario.name in config.profile
-            else None
+            Sampler(scenario.name, pids, seconds)
+            if profile and scenario.name in config.profile else None
         )
-        measured = await asyncio.to_thread(self.drive, scenario, config.seconds, lines, "run")
+        result = await asyncio.to_thread(self.drive, scenario, seconds, lines, "run")
         cpu_after = await cpu.snapshot(pids, config.database_url, config.database)
         if sampler is not None:
             await asyncio.to_thread(sampler.wait)
-        self._count(scenario, measured)
+        self._count(scenario, result)
         after = await self._settle(scenario)
-        entry = {
+        return Round(
+            result=result,
+            cpu_seconds=cpu.used(cpu_before, cpu_after),
+            deltas=Deltas.between(before, after) if before and after else None,
+            profiles={name: str(path.relative_to(ROOT))
+                      for name, path in sampler.outputs.items()} if sampler else {},
+        )
+
+    def entry(self, scenario: Scenario, rounds: list[Round], warmup: WrkResult | None
+              ) -> dict[str, Any]:
+        result, cpu_seconds, deltas, profiles = combine(rounds)
+        entry: dict[str, Any] = {
             "name": scenario.name,
             "label": scenario.label,
             "server": scenario.server,
             "connections": scenario.connections,
-            "per_s": round(measured.ok_per_s, 1),
-            "p50_ms": measured.latency_ms["p50"],
-            "p90_ms": measured.latency_ms["p90"],
-            "p99_ms": measured.latency_ms["p99"],
-            "errors": measured.errors,
-            "distinct_requests": len(lines),
-            "wrk": measured.summary(),
+            "per_s": round(result.ok_per_s, 1),
+            "p50_ms": result.latency_ms["p50"],
+            "p90_ms": result.latency_ms["p90"],
+            "p99_ms": result.latency_ms["p99"],
+            "errors": result.errors,
+            "rounds": len(rounds),
+            "round_per_s": [round(r.result.ok_per_s, 1) for r in rounds],
+            "load_average": [round(r.result.load_before, 2) for r in rounds]
+            + [round(rounds[-1].result.load_after, 2)],
+            "disturbed_rounds": sum(1 for r in rounds if r.disturbed),
+            "wrk": result.summary(),
             "warmup": warmup.summary() if warmup else None,
-            "cpu_ms_per_request": self._cpu_per_request(cpu_before, cpu_after, measured),
+            "cpu_ms_per_request": cpu_per_request(cpu_seconds, result.ok),
         }
-        if sampler is not None:
-            entry["profiles"] = {
-                name: str(path.relative_to(ROOT)) for name, path in sampler.outputs.items()
-            }
-        if before is not None and after is not None:
-            entry["messages"] = self._messages(before, after)
-        self.results[scenario.name] = entry
+        if profiles:
+            entry["profiles"] = profiles
+        if deltas is not None:
+            entry["messages"] = deltas.per_purchase()
         say(f"{scenario.name}: {entry['per_s']:.1f}/s, p50 {entry['p50_ms']:.2f} ms,"
             f" p90 {entry['p90_ms']:.2f} ms, p99 {entry['p99_ms']:.2f} ms,"
-            f" errors {entry['errors']} {measured.status}"
-            + (f", EXHAUSTED {measured.exhausted}" if measured.exhausted else ""))
+            f" errors {entry['errors']} {result.status}"
+            + (f", EXHAUSTED {result.exhausted}" if result.exhausted else ""))
+        return entry
 
     def _count(self, scenario: Scenario, result: WrkResult) -> None:
         """Totals the invariants need: what was answered 2xx, and what may have happened —
@@ -279,54 +341,28 @@ class BenchRun:
         assert self.services is not None and self.baselines is not None
         return {**self.services.pids(), **self.baselines.pids()}
 
-    @staticmethod
-    def _cpu_per_request(before: dict, after: dict, measured: WrkResult) -> dict[str, float]:
-        """CPU milliseconds per 2xx response, per process (those that used any)."""
-        used = cpu.used(before, after)
-        answered = max(measured.ok, 1)
-        return {name: round(1000 * seconds / answered, 3)
-                for name, seconds in used.items() if seconds > 0}
+    def broker_disruptions(self) -> int:
+        """How many times our processes have lost their RabbitMQ connection so far (the
+        broker is shared: another user's fault test may restart it)."""
+        assert self.services is not None and self.baselines is not None
+        lost = 0
+        for process in [*self.services.processes.values(), *self.baselines.processes.values()]:
+            try:
+                lost += process.log_path.read_text(errors="replace").count("connection lost")
+            except OSError:
+                continue
+        return lost
+
+    def wait_healthy(self) -> None:
+        assert self.services is not None and self.baselines is not None
+        for group in (self.services, self.baselines):
+            for process in group.processes.values():
+                process.wait_healthy(120)
 
     def _metrics(self) -> dict[str, int]:
         assert self.services is not None and self.baselines is not None
         processes = {**self.services.processes, **self.baselines.processes}
         return {name: p.metrics_port for name, p in processes.items() if p.metrics_port}
-
-    @staticmethod
-    def _messages(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-        """What the purchases between two settled points cost in messages, and how long
-        each consumer's handler took per message (mean, ms)."""
-        published = after["published"] - before["published"]
-        statements = after["statements"] - before["statements"]
-        sales = after["counts"]["transactions"] - before["counts"]["transactions"]
-        # sagas started (failed ones included); the monolith starts none: its sales
-        purchases = after["counts"]["purchases"] - before["counts"]["purchases"] or sales
-        total = sum(published.values())
-        handled = after["handled"] - before["handled"]
-        handler_ms = {
-            key: round(1000 * (after["handler_seconds"][key] - before["handler_seconds"][key])
-                       / n, 2)
-            for key, n in sorted(handled.items())
-        }
-        return {
-            "purchases": purchases,
-            "completed": sales,
-            "published": total,
-            "per_purchase": round(total / purchases, 2) if purchases else None,
-            "per_purchase_by_type": {
-                kind: round(n / purchases, 2) for kind, n in sorted(published.items())
-            } if purchases else {},
-            "db_round_trips_per_purchase": round(sum(statements.values()) / purchases, 2)
-            if purchases else None,
-            "db_round_trips_by_process_and_verb": {
-                key: round(n / purchases, 2) for key, n in sorted(statements.items())
-            } if purchases else {},
-            "handled_per_purchase": {
-                key: round(n / purchases, 2) for key, n in sorted(handled.items())
-            } if purchases else {},
-            "handler_mean_ms": handler_ms,
-            "drained": before["drained"] and after["drained"],
-        }
 
     # --- the whole run -------------------------------------------------------------
 
@@ -337,8 +373,9 @@ class BenchRun:
         description = await machine.describe(self.config.database_url)
         try:
             await asyncio.to_thread(self.start_processes, amqp_url)
-            for scenario in self.plan:
-                await self.run_scenario(scenario)
+            for group in scenario_groups(self.config.connections,
+                                         self.config.login_connections):
+                await self.run_group(group)
             drained, waited, moving = await checks.drain(
                 self.config.database_url, self.config.drain_seconds
             )

@@ -36,7 +36,9 @@ class WrkResult:
     threads: int
     load_before: float = 0.0
     load_after: float = 0.0
-    extra: dict[str, object] = field(default_factory=dict)
+    percentiles_ms: list[float] = field(default_factory=list, repr=False)
+    """Percentiles 1 to 99, then 99.9: what lets several runs be pooled (`merge`)."""
+    rounds: int = 1
 
     @property
     def ok(self) -> int:
@@ -51,8 +53,10 @@ class WrkResult:
         return self.ok / self.seconds if self.seconds > 0 else 0.0
 
     def summary(self) -> dict[str, object]:
+        document = asdict(self)
+        document.pop("percentiles_ms")
         return {
-            **asdict(self),
+            **document,
             "ok": self.ok,
             "errors": self.errors,
             "per_s": round(self.ok_per_s, 1),
@@ -109,4 +113,55 @@ def run_wrk(
         threads=threads,
         load_before=load_before,
         load_after=load_after,
+        percentiles_ms=[value / 1000 for value in data["percentiles_us"]],
+    )
+
+
+def _pooled(runs: list[WrkResult], quantile: float) -> float:
+    """A percentile of several runs pooled: each run's percentiles 1..99 stand for its
+    requests in equal shares (exact for one run, within a percentile for several)."""
+    points = sorted(
+        (value, run.requests / 99)
+        for run in runs for value in run.percentiles_ms[:99]
+    )
+    total = sum(weight for _, weight in points)
+    seen = 0.0
+    for value, weight in points:
+        seen += weight
+        if seen >= quantile * total - 1e-9:
+            return round(value, 3)
+    return round(points[-1][0], 3) if points else 0.0
+
+
+def merge(runs: list[WrkResult]) -> WrkResult:
+    """Rounds of one scenario as one result: counts added, latency pooled."""
+    if len(runs) == 1:
+        return runs[0]
+    requests = sum(run.requests for run in runs)
+    weights = [run.requests / requests if requests else 1 / len(runs) for run in runs]
+    return WrkResult(
+        requests=requests,
+        seconds=sum(run.seconds for run in runs),
+        non2xx=sum(run.non2xx for run in runs),
+        socket_errors={key: sum(run.socket_errors[key] for run in runs)
+                       for key in runs[0].socket_errors},
+        status={code: sum(run.status.get(code, 0) for run in runs)
+                for code in sorted({code for run in runs for code in run.status})},
+        exhausted=sum(run.exhausted for run in runs),
+        latency_ms={
+            "min": min(run.latency_ms["min"] for run in runs),
+            "mean": round(sum(w * run.latency_ms["mean"] for w, run in zip(
+                weights, runs, strict=True)), 3),
+            "max": max(run.latency_ms["max"] for run in runs),
+            "p50": _pooled(runs, 0.50),
+            "p90": _pooled(runs, 0.90),
+            "p99": _pooled(runs, 0.99),
+            "p999": max(run.latency_ms["p999"] for run in runs),
+        },
+        connections=runs[0].connections,
+        threads=runs[0].threads,
+        load_before=runs[0].load_before,
+        load_after=runs[-1].load_after,
+        percentiles_ms=[],
+        rounds=sum(run.rounds for run in runs),
     )

@@ -96,6 +96,7 @@ class BrokerConnection:
             interval = min(interval * 2, self._max_interval)
 
     async def _connect_once(self) -> None:
+        await self._discard_lost_connection()
         self._lost.clear()
         connection = await aio_pika.connect(
             self.url, client_properties={"connection_name": self.name}, timeout=5
@@ -111,6 +112,16 @@ class BrokerConnection:
             raise
         self._ready.set()
         log.info("broker %s: connected", self.name)
+
+    async def _discard_lost_connection(self) -> None:
+        """Close the dead connection before replacing it: aio-pika still counts a link that
+        dropped as open, and one collected unclosed leaves its tasks and a warning behind."""
+        lost, self._connection = self._connection, None
+        if lost is None:
+            return
+        lost.close_callbacks.discard(self._on_closed)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(lost.close(), 2)
 
     def _on_closed(self, _sender: object, exc: BaseException | None = None) -> None:
         if not self._closing:

@@ -47,11 +47,12 @@ class Publisher:
         async with self._reopening:
             if self._channel is not None and not self._channel.is_closed:
                 return  # another publisher reopened it meanwhile
-            if self._connection is None or self._connection.is_closed:
-                raise BrokerUnavailable("not connected to RabbitMQ")
+            if not self._broker.is_connected or self._connection is None:
+                raise BrokerUnavailable("not connected to RabbitMQ")  # a reconnect reopens it
             try:
-                await self._open(self._connection)
-            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError) as exc:
+                await asyncio.wait_for(self._open(self._connection), self._timeout)
+            except (aiormq.exceptions.AMQPError, ConnectionError, RuntimeError,
+                    TimeoutError) as exc:
                 raise BrokerUnavailable(f"cannot open a channel: {exc}") from exc
 
     async def _exchange(self, name: str) -> AbstractExchange:

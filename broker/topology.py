@@ -198,11 +198,8 @@ async def declare(channel: AbstractChannel, topology: Topology = TOPOLOGY) -> No
         query_queue = await channel.declare_queue(
             service.queries,
             durable=True,
-            arguments={
-                "x-message-ttl": QUERY_TTL_MS,
-                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
-                "x-dead-letter-routing-key": service.dead_letters,
-            },
+            # no dead-lettering: an expired or undecodable query is worth nothing to keep
+            arguments={"x-message-ttl": QUERY_TTL_MS},
         )
         for message in service.messages:
             if issubclass(message, Query):

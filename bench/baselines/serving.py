@@ -1,5 +1,6 @@
 """Serve a baseline exactly as `python -m api_gateway` serves the gateway: uvicorn with
-uvloop and httptools, no access log, the gateway's request-id middleware."""
+uvloop and httptools, proxy headers, no access log (the apps add the gateway's
+request-id middleware themselves)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import os
 
 import uvicorn
 from starlette.applications import Starlette
-
-from api_gateway.__main__ import _has_httptools
 
 
 def run(app: Starlette, port_variable: str, default_port: int) -> None:
@@ -24,7 +23,7 @@ def run(app: Starlette, port_variable: str, default_port: int) -> None:
         host=os.environ.get("BIND_HOST", "127.0.0.1"),
         port=int(os.environ.get(port_variable, str(default_port))),
         loop="uvloop",
-        http="httptools" if _has_httptools() else "h11",
+        http="httptools",
         access_log=False,
         proxy_headers=True,
         log_level=level.lower(),

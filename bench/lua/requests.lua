@@ -9,7 +9,8 @@
 -- each line may be used once (purchases): past the end it starts over too, but counts
 -- the reused requests as `exhausted` so that the bench reports them.
 -- done() prints one line "BENCH_JSON {...}": requests, status codes, socket errors and
--- the latency distribution (microseconds).
+-- the latency distribution (microseconds: min, mean, max, p50/p90/p99/p99.9, and every
+-- percentile from 1 to 99 plus 99.9, so that the bench can pool several runs).
 
 local threads = {}
 local thread_count = 0
@@ -76,17 +77,23 @@ function done(summary, latency, requests)
    for code, n in pairs(by_code) do
       parts[#parts + 1] = string.format('"%s": %d', code, n)
    end
+   local percentiles = {}
+   for p = 1, 99 do
+      percentiles[#percentiles + 1] = string.format("%d", latency:percentile(p))
+   end
+   percentiles[#percentiles + 1] = string.format("%d", latency:percentile(99.9))
    local e = summary.errors
    io.write(string.format(
       'BENCH_JSON {"requests": %d, "duration_us": %d, "bytes": %d, "non2xx": %d, ' ..
       '"socket_errors": {"connect": %d, "read": %d, "write": %d, "timeout": %d}, ' ..
       '"status": {%s}, "exhausted": %d, ' ..
       '"latency_us": {"min": %d, "mean": %.1f, "max": %d, "stdev": %.1f, ' ..
-      '"p50": %d, "p90": %d, "p99": %d, "p999": %d}}\n',
+      '"p50": %d, "p90": %d, "p99": %d, "p999": %d}, ' ..
+      '"percentiles_us": [%s]}\n',
       summary.requests, summary.duration, summary.bytes, non2xx_total,
       e.connect, e.read, e.write, e.timeout,
       table.concat(parts, ", "), exhausted_total,
       latency.min, latency.mean, latency.max, latency.stdev,
       latency:percentile(50), latency:percentile(90), latency:percentile(99),
-      latency:percentile(99.9)))
+      latency:percentile(99.9), table.concat(percentiles, ", ")))
 end

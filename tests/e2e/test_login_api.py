@@ -74,20 +74,23 @@ async def test_invalid_credentials_do_not_tell_which_part_was_wrong(
 async def test_too_many_failures_for_one_username(
     api: httpx.AsyncClient, db: asyncpg.Connection
 ) -> None:
-    """Five failures (from five addresses) lock the username, even for the right password."""
+    """Five failures lock the account, even for the right password, whether they came
+    by username or by email (one budget per account, not one per spelling)."""
     user = await register(api, "throttle")
-    for _ in range(5):
-        response = await post_login(api, {"username": user.username, "password": "wrong pass"})
+    for attempt in range(5):
+        login = {"username": user.username} if attempt % 2 else {"email": user.email.upper()}
+        response = await post_login(api, {**login, "password": "wrong pass"})
         assert response.status_code == 401
     for body in (
         {"username": user.username, "password": PASSWORD},
         {"username": user.username.upper(), "password": PASSWORD},
+        {"email": user.email, "password": PASSWORD},
     ):
         locked = await post_login(api, body)
         assert locked.status_code == 429
         assert error_code(locked) == "too_many_attempts"
     failures = await db.fetchval(
-        "SELECT failures FROM login_failures WHERE subject = $1", f"user:{user.username.lower()}"
+        "SELECT failures FROM login_failures WHERE subject = $1", f"user:{user.id}"
     )
     assert failures == 5
     other = await register(api, "free")

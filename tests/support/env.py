@@ -26,10 +26,12 @@ PORTS = {
 
 
 def ensure_vhost() -> str:
-    """Create the suite's vhost (rabbitmqctl, on this machine) and return its AMQP URL."""
+    """Create the suite's vhost afresh (rabbitmqctl, on this machine) and return its AMQP
+    URL: every run starts from the topology the code declares, with empty queues."""
     rabbitmqctl = shutil.which("rabbitmqctl")
     if rabbitmqctl is None:
         return f"{AMQP_SERVER}/"
+    subprocess.run([rabbitmqctl, "-q", "delete_vhost", VHOST], capture_output=True, check=False)
     subprocess.run([rabbitmqctl, "-q", "add_vhost", VHOST], capture_output=True, check=False)
     subprocess.run(
         [rabbitmqctl, "-q", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],

@@ -4,14 +4,17 @@ itself measures; nothing here times anything.)"""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 from bench import report, workload
 from bench.checks import Invariants
 from bench.config import BenchConfig
 from bench.cpu import used
+from bench.measure import Deltas
 from bench.profiling import summarise
 from bench.seed import SeededItem, search_terms
+from bench.wrk import WrkResult, merge
 
 
 def _items(users: int, count: int) -> list[SeededItem]:
@@ -127,3 +130,42 @@ def test_profile_summary(tmp_path: Path) -> None:
     assert summary["samples"] == 4
     assert summary["self"][0] == ("work (b.py)", 75.0)
     assert ("main (a.py)", 100.0) in summary["inclusive"]
+
+
+def _run(requests: int, percentiles: list[float], status: dict[str, int]) -> WrkResult:
+    return WrkResult(
+        requests=requests, seconds=1.0, non2xx=0,
+        socket_errors={"connect": 0, "read": 0, "write": 0, "timeout": 0}, status=status,
+        exhausted=0, latency_ms={"min": percentiles[0], "mean": percentiles[49],
+                                 "max": percentiles[-1], "p999": percentiles[-1]},
+        connections=64, threads=2, percentiles_ms=percentiles,
+    )
+
+
+def test_rounds_merge_counts_and_pool_latency() -> None:
+    fast = _run(300, [1.0] * 99 + [1.0], {"200": 300})
+    slow = _run(100, [float(p) for p in range(1, 100)] + [200.0], {"200": 99, "500": 1})
+    merged = merge([fast, slow])
+    assert merged.requests == 400 and merged.seconds == 2.0 and merged.rounds == 2
+    assert merged.status == {"200": 399, "500": 1}
+    assert merged.latency_ms["p50"] == 1.0  # three quarters of the requests took 1 ms
+    assert merged.latency_ms["p99"] == 96.0
+    assert merged.latency_ms["p999"] == 200.0
+    assert merge([slow]) is slow
+
+
+def test_counter_deltas_add_up_per_purchase() -> None:
+    def scraped(published: int, purchases: int) -> dict:
+        return {
+            "published": Counter({"a": published}), "statements": Counter({"x BEGIN": 2}),
+            "handled": Counter({"x a": purchases}),
+            "handler_seconds": Counter({"x a": purchases * 0.002}),
+            "counts": {"purchases": purchases, "transactions": purchases}, "drained": True,
+        }
+
+    deltas = Deltas.between(scraped(0, 0), scraped(24, 2))
+    deltas.add(Deltas.between(scraped(24, 2), scraped(36, 3)))
+    figures = deltas.per_purchase()
+    assert figures["purchases"] == 3 and figures["per_purchase"] == 12.0
+    assert figures["handler_mean_ms"] == {"x a": 2.0}
+    assert figures["db_round_trips_per_purchase"] == 0.0

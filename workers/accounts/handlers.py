@@ -91,28 +91,32 @@ async def _same_registration(cmd: Register, deps: Deps) -> User | None:
 
 
 async def login(cmd: Login, deps: Deps) -> User:
-    by_email = "@" in cmd.login
-    subjects = [f"user:{cmd.login.lower()}"]
-    if cmd.client_address:
-        subjects.append(f"addr:{cmd.client_address}")
-    limits = [deps.login_max_failures_per_user, deps.login_max_failures_per_address]
+    """Check a password, throttled per account and per client address.
+
+    An existing account is counted under its id, whichever of username or email was
+    typed, so both spellings share one budget; an unknown login under its text.
+    """
+    lookup = repo.user_id_by_email if "@" in cmd.login else repo.user_id_by_username
     async with deps.db.connection() as conn:
-        for subject, limit in zip(subjects, limits, strict=False):
+        user_id = await lookup(conn, cmd.login)
+        account = f"user:{user_id}" if user_id is not None else f"login:{cmd.login.lower()}"
+        limits = {account: deps.login_max_failures_per_user}
+        if cmd.client_address:
+            limits[f"addr:{cmd.client_address}"] = deps.login_max_failures_per_address
+        for subject, limit in limits.items():
             if await repo.recent_failures(conn, subject, deps.login_window_seconds) >= limit:
                 raise Refusal(ErrorCode.TOO_MANY_ATTEMPTS, "too many failed logins; try later")
-        lookup = repo.user_id_by_email if by_email else repo.user_id_by_username
-        user_id = await lookup(conn, cmd.login)
         row = await repo.get_user(conn, user_id) if user_id is not None else None
     matched = await passwords.check_login(
         cmd.password, row["password_hash"] if row else None, deps.bcrypt_rounds
     )
     if row is None or not matched:
         async with deps.db.transaction() as conn:
-            for subject in subjects:
+            for subject in limits:
                 await repo.record_failure(conn, subject, deps.login_window_seconds)
         raise Refusal(ErrorCode.INVALID_CREDENTIALS, "wrong username, email or password")
     async with deps.db.connection() as conn:
-        await repo.clear_failures(conn, subjects[0])
+        await repo.clear_failures(conn, account)
     return _user(row)
 
 

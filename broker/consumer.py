@@ -181,10 +181,18 @@ class Consumer:
         return outcome
 
     async def _run(self, handler: Handler, message: Message) -> Reply | None:
+        """Run the handler; on a transient fault, run it again with backoff. The retry
+        machinery is built only on that path: the common case pays nothing for it."""
+        try:
+            return await handler(message)
+        except Exception as exc:
+            if not self._is_transient(exc):
+                raise
+            log.info("transient fault in %s, retrying: %s", message.name, exc)
         retrying = AsyncRetrying(
             retry=retry_if_exception(self._is_transient),
             wait=wait_exponential_jitter(multiplier=0.05, max=2.0),
-            stop=stop_after_attempt(self._retry_attempts),
+            stop=stop_after_attempt(self._retry_attempts - 1),
             reraise=False,
         )
         async for attempt in retrying:

@@ -66,7 +66,6 @@ _NOT_TABLES = {"set"}  # ON CONFLICT ... DO UPDATE SET
 _INSERT = re.compile(
     r"\bINSERT\s+INTO\s+(\w+)(?:\s+AS\s+\w+)?\s*\(([^)]*)\)", re.IGNORECASE
 )
-_CLAUSE_END = r"(?=\bRETURNING\b|\bORDER\s+BY\b|\bGROUP\s+BY\b|\bLIMIT\b|\bFOR\s+UPDATE\b|$)"
 
 
 @dataclass(frozen=True)
@@ -77,12 +76,22 @@ class Statement:
 
     @property
     def where(self) -> str:
-        match = re.search(r"\bWHERE\b(.*?)" + _CLAUSE_END, self.sql, re.IGNORECASE | re.DOTALL)
-        return match.group(1) if match else ""
+        """Every WHERE clause of the statement (a CTE or UNION has several)."""
+        clauses = re.findall(
+            r"\bWHERE\b(.*?)(?=\bWHERE\b|\bRETURNING\b|\bORDER\s+BY\b|\bGROUP\s+BY\b"
+            r"|\bLIMIT\b|\bFOR\s+UPDATE\b|\bUNION\b|$)",
+            self.sql, re.IGNORECASE | re.DOTALL,
+        )
+        return " AND ".join(clauses)
+
+    def ctes(self) -> set[str]:
+        """Names a WITH clause defines: results of the statement, not tables."""
+        return {n.lower() for n in re.findall(r"(?:\bWITH|,)\s+(\w+)\s+AS\s*\(", self.sql, re.I)}
 
     def tables(self) -> list[str]:
         names = ((into or other).lower() for into, other in _TABLE.findall(self.sql))
-        return list(dict.fromkeys(name for name in names if name not in _NOT_TABLES))
+        skip = _NOT_TABLES | self.ctes()
+        return list(dict.fromkeys(name for name in names if name not in skip))
 
 
 def _module_strings(tree: ast.Module) -> dict[str, str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from uuid import UUID
 
 import asyncpg
 
@@ -172,36 +173,34 @@ async def deposit(cmd: Deposit, deps: Deps) -> DepositResult:
 
 async def debit(cmd: DebitFunds, deps: Deps) -> FundsMoved:
     """Take the price from the buyer; over the balance, refuse and move nothing."""
-    async with deps.db.transaction() as conn:
-        user = await repo.lock_user(conn, cmd.user_id)
-        if user is None:
-            raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
-        previous = await repo.find_ledger_entry(conn, cmd.user_id, "debit", cmd.purchase_id)
-        if previous is not None:
-            return _moved(cmd, previous["amount"], previous["balance_after"])
-        if user["balance"] < cmd.amount_cents:
-            raise Refusal(
-                ErrorCode.INSUFFICIENT_FUNDS, "the balance does not cover the price",
-                {"balance": user["balance"], "price": cmd.amount_cents},
-            )
-        balance = await repo.move_money(
-            conn, cmd.user_id, "debit", cmd.purchase_id, -cmd.amount_cents
+    moved = await _move_once(deps, cmd.user_id, "debit", cmd.purchase_id, -cmd.amount_cents)
+    if moved.amount is None:
+        raise Refusal(
+            ErrorCode.INSUFFICIENT_FUNDS, "the balance does not cover the price",
+            {"balance": moved.balance, "price": cmd.amount_cents},
         )
-    return _moved(cmd, cmd.amount_cents, balance)
+    return _moved(cmd, moved.amount, moved.balance or 0)
 
 
 async def credit(cmd: CreditFunds, deps: Deps) -> FundsMoved:
     """Pay the seller."""
-    async with deps.db.transaction() as conn:
-        if await repo.lock_user(conn, cmd.user_id) is None:
+    moved = await _move_once(deps, cmd.user_id, "credit", cmd.purchase_id, cmd.amount_cents)
+    assert moved.amount is not None, "a credit is never refused"
+    return _moved(cmd, moved.amount, moved.balance or 0)
+
+
+async def _move_once(deps: Deps, user_id: int, kind: str, ref: UUID, delta: int) -> repo.Movement:
+    """One round trip in the common case; a concurrent duplicate is looked up again."""
+    for _ in range(3):
+        async with deps.db.connection() as conn:
+            try:
+                moved = await repo.move_money_once(conn, user_id, kind, ref, delta)
+            except asyncpg.UniqueViolationError:
+                continue  # the same step, delivered twice at once: the other one won
+        if moved.balance is None:
             raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
-        previous = await repo.find_ledger_entry(conn, cmd.user_id, "credit", cmd.purchase_id)
-        if previous is not None:
-            return _moved(cmd, previous["amount"], previous["balance_after"])
-        balance = await repo.move_money(
-            conn, cmd.user_id, "credit", cmd.purchase_id, cmd.amount_cents
-        )
-    return _moved(cmd, cmd.amount_cents, balance)
+        return moved
+    raise RuntimeError(f"{kind} {ref}: the ledger row keeps conflicting")
 
 
 async def refund(cmd: RefundFunds, deps: Deps) -> FundsMoved:

@@ -4,6 +4,7 @@ user_emails by email, login_failures by subject (`citus.md`, rule 3)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -129,3 +130,58 @@ async def record_failure(conn: asyncpg.Connection, subject: str, window_seconds:
 
 async def clear_failures(conn: asyncpg.Connection, subject: str) -> None:
     await conn.execute("DELETE FROM login_failures WHERE subject = $1", subject)
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What `move_money_once` found: the money moved now, moved before, or refused."""
+
+    applied: bool
+    """True when this call moved the money."""
+    amount: int | None
+    """The amount moved (now or by the first delivery); None when nothing moved."""
+    balance: int | None
+    """The balance after the movement, or the current balance when refused; None when
+    the user does not exist."""
+
+
+async def move_money_once(
+    conn: asyncpg.Connection, user_id: int, kind: str, ref: UUID, delta: int
+) -> Movement:
+    """Move `delta` once per (user, kind, ref), in ONE statement (its own transaction):
+    the balance change and its ledger row together, unless the ledger already has the
+    row (a redelivery: answer what was done) or the balance would go below zero.
+
+    Two concurrent deliveries of the same ref: the second waits on the user's row, then
+    its ledger insert violates the unique key and the whole statement rolls back
+    (UniqueViolationError); the caller runs it again and finds the first one's row.
+    """
+    row = await conn.fetchrow(
+        """
+        WITH moved AS (
+            UPDATE users SET balance = balance + $4
+            WHERE id = $1 AND balance + $4 >= 0
+              AND NOT EXISTS (
+                  SELECT 1 FROM ledger WHERE user_id = $1 AND kind = $2 AND ref = $3)
+            RETURNING balance
+        ), recorded AS (
+            INSERT INTO ledger (user_id, kind, ref, amount, balance_after)
+            SELECT $1, $2, $3, abs($4), balance FROM moved
+            RETURNING amount, balance_after
+        )
+        SELECT true AS applied, amount, balance_after AS balance FROM recorded
+        UNION ALL
+        SELECT false, amount, balance_after FROM ledger
+        WHERE user_id = $1 AND kind = $2 AND ref = $3
+        UNION ALL
+        SELECT false, NULL, balance FROM users
+        WHERE id = $1 AND NOT EXISTS (
+            SELECT 1 FROM ledger WHERE user_id = $1 AND kind = $2 AND ref = $3)
+        ORDER BY 1 DESC
+        LIMIT 1
+        """,
+        user_id, kind, ref, delta,
+    )
+    if row is None:
+        return Movement(applied=False, amount=None, balance=None)
+    return Movement(applied=row["applied"], amount=row["amount"], balance=row["balance"])

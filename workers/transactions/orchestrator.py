@@ -2,8 +2,9 @@
 row, sends the steps' commands, records the sale, announces the outcome.
 
 The order of things is what makes a crash at any point harmless:
-1. a transition is saved under the row lock (`SELECT ... FOR UPDATE` by buyer_id and
-   purchase id), so two workers never apply two replies to one saga at once;
+1. a transition is saved by compare-and-set on the state it was computed from (by
+   buyer_id and row id), so two workers never apply two replies to one saga at once: the
+   loser reads the row again and the state machine sees the reply is stale;
 2. only after the commit is the next step's command sent; a crash in between leaves a
    row whose step is overdue, and the sweeper sends the step again (`resume`);
 3. a reply applied twice, or late, changes nothing (the state machine ignores it).
@@ -36,6 +37,14 @@ from workers.transactions.saga import Decision, Purchase, PurchaseState, Send, S
 log = logging.getLogger(__name__)
 
 OUTBOX = "transactions_outbox"
+
+MAX_CONFLICTS = 10
+"""Compare-and-set attempts before a reply is handed back to the consumer (requeued)."""
+
+
+class SagaConflict(Exception):
+    """The purchase row changed under every attempt to save a transition."""
+
 
 Waiter = tuple[str | None, str | None, str | None]
 """(reply_to, correlation_id, request_id) of the PurchaseItem command to answer."""
@@ -89,20 +98,23 @@ class SagaOrchestrator:
         sale = None
         if ref.step is Step.MARK_SOLD and isinstance(reply, ItemSold):
             sale = await self._record_sale(ref)
-        async with self.db.transaction() as conn:
-            row = await repo.lock_purchase(conn, ref.buyer_id, ref.purchase_id)
-            if row is None:
-                log.warning("reply %s for unknown purchase %s", type(reply).__name__, ref)
-                return None
-            decision = saga.on_reply(purchase_of(row), ref.step, reply)
-            if decision.finished and decision.purchase.state is PurchaseState.COMPLETED and (
-                sale is None
-            ):
-                # the sale could not be recorded (the row was not CREDITED when read):
-                # leave the saga as it is; the sweeper resends mark-sold
-                decision = Decision(purchase_of(row), note="sale not recorded: retried later")
-            if decision.changed:
-                await self._save(conn, row, decision, sale)
+        for _ in range(MAX_CONFLICTS):
+            async with self.db.connection() as conn:
+                row = await repo.get_purchase(conn, ref.buyer_id, ref.purchase_id)
+                if row is None:
+                    log.warning("reply %s for unknown purchase %s", type(reply).__name__, ref)
+                    return None
+                decision = saga.on_reply(purchase_of(row), ref.step, reply)
+                if decision.finished and decision.purchase.state is PurchaseState.COMPLETED and (
+                    sale is None
+                ):
+                    # the sale could not be recorded (the row was not CREDITED when read):
+                    # leave the saga as it is; the sweeper resends mark-sold
+                    decision = Decision(purchase_of(row), note="sale not recorded: retried later")
+                if not decision.changed or await self._save(conn, row, decision, sale):
+                    break
+        else:
+            raise SagaConflict(f"purchase {ref.purchase_id}: its row kept moving")
         self._log(ref, decision)
         if decision.changed:
             self.crash.after(ref.step.value)
@@ -137,15 +149,22 @@ class SagaOrchestrator:
         row: asyncpg.Record,
         decision: Decision,
         sale: tuple[int, datetime] | None,
-    ) -> None:
+    ) -> bool:
+        """Save a transition computed from `row`; False when the row moved on meanwhile.
+        A final state and its event are saved in one transaction (the outbox)."""
         p = decision.purchase
-        await repo.save_transition(
-            conn, row["buyer_id"], row["id"], p.state.value, p.amount_cents,
+        transition = (
+            row["buyer_id"], row["id"], row["state"], p.state.value, p.amount_cents,
             (p.error_code.value if p.error_code else None, p.error_message),
             self.step_timeout, sale if p.state is PurchaseState.COMPLETED else None,
         )
-        if decision.finished:
+        if not decision.finished:
+            return await repo.save_transition(conn, *transition)
+        async with conn.transaction():
+            if not await repo.save_transition(conn, *transition):
+                return False
             await add_event(conn, OUTBOX, p.buyer_id, final_event(p, sale), row["request_id"])
+        return True
 
     async def resume(self, buyer_id: int, purchase_id: UUID) -> bool:
         """The sweeper's part: send the current step of an overdue saga again (the same

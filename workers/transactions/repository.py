@@ -65,21 +65,26 @@ async def save_transition(
     conn: asyncpg.Connection,
     buyer_id: int,
     row_id: int,
+    expected_state: str,
     state: str,
     amount: int | None,
     error: tuple[str | None, str | None],
     due_in: float,
     sale: tuple[int, datetime] | None = None,
-) -> None:
-    """The saga's new state (under the row lock); the new step gets a fresh timeout."""
+) -> bool:
+    """The saga's new state, if it is still in `expected_state` (compare-and-set: two
+    workers applying replies to one saga never both win); the new step gets a fresh
+    timeout. False when the row moved on since it was read."""
     transaction_id, completed_at = sale if sale else (None, None)
-    await conn.execute(
-        "UPDATE purchases SET state = $3, amount = $4, error_code = $5, error_message = $6,"
-        " attempt = 0, due_at = now() + make_interval(secs => $7), updated_at = now(),"
-        " transaction_id = $8, completed_at = $9"
-        " WHERE buyer_id = $1 AND id = $2",
-        buyer_id, row_id, state, amount, *error, due_in, transaction_id, completed_at,
+    status = await conn.execute(
+        "UPDATE purchases SET state = $4, amount = $5, error_code = $6, error_message = $7,"
+        " attempt = 0, due_at = now() + make_interval(secs => $8), updated_at = now(),"
+        " transaction_id = $9, completed_at = $10"
+        " WHERE buyer_id = $1 AND id = $2 AND state = $3",
+        buyer_id, row_id, expected_state, state, amount, *error, due_in, transaction_id,
+        completed_at,
     )
+    return status == "UPDATE 1"
 
 
 async def set_waiter(

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
+from typing import Any
 
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage, AbstractQueue
 from prometheus_client import Counter, Histogram
@@ -131,8 +133,17 @@ class Consumer:
             outcome = await self._dispatch(incoming, envelope)
         finally:
             current_envelope.reset(token)
-        MESSAGES.labels(self._service, type_name, outcome).inc()
-        HANDLER_SECONDS.labels(self._service, type_name).observe(time.perf_counter() - started)
+        self._counter(type_name, outcome).inc()
+        self._histogram(type_name).observe(time.perf_counter() - started)
+
+    @functools.lru_cache(maxsize=512)  # noqa: B019 - one consumer per queue, for the process
+    def _counter(self, type_name: str, outcome: str) -> Any:
+        """The labelled child, looked up once: `labels()` takes a lock on every call."""
+        return MESSAGES.labels(self._service, type_name, outcome)
+
+    @functools.lru_cache(maxsize=256)  # noqa: B019
+    def _histogram(self, type_name: str) -> Any:
+        return HANDLER_SECONDS.labels(self._service, type_name)
 
     async def _dispatch(self, incoming: AbstractIncomingMessage, envelope: Envelope) -> str:
         try:

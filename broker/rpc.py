@@ -140,6 +140,8 @@ class RpcClient:
             raise RpcTimeout(f"{request.name}: no reply within {timeout:.1f}s") from exc
         finally:
             self._pending.pop(correlation_id, None)
+            if future.done() and not future.cancelled():
+                future.exception()  # failed by a disconnect while publishing: seen, not lost
         if isinstance(reply, ErrorReply):
             raise RemoteError(reply)
         return reply

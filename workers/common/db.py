@@ -36,6 +36,14 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release. asyncpg has already rolled back a transaction left
+    open; the default reset query (unlock advisory locks, close cursors, UNLISTEN,
+    RESET ALL) would add a round trip to every unit of work, and nothing in the workers
+    leaves such state behind: the outbox relay and the saga sweeper release their
+    advisory locks themselves, in `finally`, and no code uses SET, LISTEN or cursors."""
+
+
 class Database:
     """An asyncpg pool; `transaction()` is the unit of work handlers use."""
 
@@ -46,7 +54,7 @@ class Database:
     async def connect(cls, url: str, *, min_size: int = 2, max_size: int = 10) -> Database:
         pool = await asyncpg.create_pool(
             url, min_size=min_size, max_size=max_size, command_timeout=30,
-            max_inactive_connection_lifetime=300,
+            max_inactive_connection_lifetime=300, reset=_keep_session,
         )
         return cls(pool)
 

@@ -46,9 +46,9 @@ def entries_of(event: PurchaseCompleted) -> tuple[repo.Entry, repo.Entry]:
 async def apply_purchase_completed(event: PurchaseCompleted, deps: Deps) -> None:
     """Count the purchase for the buyer and the sale for the seller, each once per event:
     a redelivery (or a retry after a crash between the two) only adds what is missing."""
-    for entry in entries_of(event):
-        async with deps.db.transaction() as conn:
-            await repo.apply_entry(conn, entry)
+    async with deps.db.connection() as conn:
+        for entry in entries_of(event):
+            await repo.apply_entry(conn, entry)  # one statement: its own transaction
 
 
 async def get_report(query: GetReport, deps: Deps) -> Report:

@@ -23,33 +23,33 @@ Entry = tuple[int, UUID, Role, date, int]
 
 
 async def apply_entry(conn: asyncpg.Connection, entry: Entry) -> bool:
-    """Record the entry in the user's inbox and add it to the user's day, in the caller's
-    transaction; False (and nothing changed) when this event was already applied."""
+    """Record the entry in the user's inbox and add it to the user's day, in ONE
+    statement (atomic on its own, or part of the caller's transaction); False (and
+    nothing changed) when this event was already applied."""
     user_id, event_id, role, day, amount = entry
-    inserted = await conn.fetchval(
-        "INSERT INTO reports_inbox (user_id, event_id, role, day, amount_cents)"
-        " VALUES ($1, $2, $3, $4, $5)"
-        " ON CONFLICT (user_id, event_id, role) DO NOTHING RETURNING true",
-        user_id, event_id, role, day, amount,
-    )
-    if not inserted:
-        return False
     bought = role == BUYER
-    await conn.execute(
+    applied = await conn.fetchval(
         """
+        WITH fresh AS (
+            INSERT INTO reports_inbox (user_id, event_id, role, day, amount_cents)
+            VALUES ($1, $2, $3, $4, $5)
+            ON CONFLICT (user_id, event_id, role) DO NOTHING
+            RETURNING user_id, day
+        )
         INSERT INTO report_days AS d
             (user_id, day, purchases_count, purchases_total, sales_count, sales_total)
-        VALUES ($1, $2, $3, $4, $5, $6)
+        SELECT user_id, day, $6, $7, $8, $9 FROM fresh
         ON CONFLICT (user_id, day) DO UPDATE SET
             purchases_count = d.purchases_count + EXCLUDED.purchases_count,
             purchases_total = d.purchases_total + EXCLUDED.purchases_total,
             sales_count = d.sales_count + EXCLUDED.sales_count,
             sales_total = d.sales_total + EXCLUDED.sales_total
+        RETURNING true
         """,
-        user_id, day,
+        user_id, event_id, role, day, amount,
         int(bought), amount if bought else 0, int(not bought), 0 if bought else amount,
     )
-    return True
+    return bool(applied)
 
 
 async def report_days(

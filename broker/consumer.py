@@ -34,7 +34,7 @@ from tenacity import (
 
 from broker.codec import UndecodableMessage, decode_body, envelope_for, read_envelope
 from broker.connection import BrokerConnection
-from broker.publisher import Publisher
+from broker.publisher import DIRECT_REPLY_TO, Publisher
 from contracts import ErrorCode, ErrorReply, Message, Query, Refusal, Reply
 from contracts.envelope import Envelope
 
@@ -82,7 +82,11 @@ class Consumer:
         self._tag: str | None = None
         self._in_flight: set[asyncio.Task[None]] = set()
         self._stopping = False
-        broker.on_connect(self._start)
+        self._acknowledge = queue != DIRECT_REPLY_TO
+        if self._acknowledge:
+            broker.on_connect(self._start)
+        else:  # replies to what this process's publisher sent: it receives them
+            publisher.receive_direct_replies(self._on_message)
 
     def add_handlers(self, handlers: Mapping[type[Message], Handler]) -> None:
         """Serve more message types from the same queue (several modules share a queue)."""
@@ -119,7 +123,7 @@ class Consumer:
             # never leave a delivery unsettled: it would hold a prefetch slot until reconnect
             log.exception("delivery %s could not be settled; rejecting it", incoming.message_id)
             with contextlib.suppress(Exception):
-                await incoming.reject(requeue=False)
+                await self._settle(incoming, reject=True)
         finally:
             if task is not None:
                 self._in_flight.discard(task)
@@ -157,11 +161,11 @@ class Consumer:
                 envelope,
                 ErrorReply(code=ErrorCode.VALIDATION_ERROR, message="undecodable message"),
             )
-            await incoming.reject(requeue=False)
+            await self._settle(incoming, reject=True)
             return "dead_lettered"
 
         if isinstance(message, Query) and envelope.expired():
-            await incoming.ack()
+            await self._settle(incoming)
             return "expired"
 
         try:
@@ -173,9 +177,9 @@ class Consumer:
             log.warning("transient fault outlasted retries for %s: %s", envelope.type, exc)
             if isinstance(message, Query):
                 await self._answer(envelope, _unavailable())
-                await incoming.ack()
+                await self._settle(incoming)
             else:
-                await incoming.nack(requeue=True)
+                await self._settle(incoming, requeue=True)
             return "requeued"
         except Exception:
             log.exception("handler for %s failed; dead-lettering %s", envelope.type,
@@ -183,13 +187,27 @@ class Consumer:
             await self._answer(
                 envelope, ErrorReply(code=ErrorCode.INTERNAL_ERROR, message="internal error")
             )
-            await incoming.reject(requeue=False)
+            await self._settle(incoming, reject=True)
             return "failed"
 
         if result is not None:
             await self._answer(envelope, result)
-        await incoming.ack()
+        await self._settle(incoming)
         return outcome
+
+    async def _settle(
+        self, incoming: AbstractIncomingMessage, *, reject: bool = False, requeue: bool = False
+    ) -> None:
+        """Ack, reject (to the dead-letter queue) or requeue; direct replies arrive
+        without acknowledgement, so there is nothing to settle for them."""
+        if not self._acknowledge:
+            return
+        if requeue:
+            await incoming.nack(requeue=True)
+        elif reject:
+            await incoming.reject(requeue=False)
+        else:
+            await incoming.ack()
 
     async def _run(self, handler: Handler, message: Message) -> Reply | None:
         """Run the handler; on a transient fault, run it again with backoff. The retry

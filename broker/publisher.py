@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractExchange,
+    AbstractIncomingMessage,
+)
+from aio_pika.message import IncomingMessage
+from aiormq.abc import DeliveredMessage
 
 from broker.codec import encode, envelope_for
 from broker.connection import BrokerConnection, BrokerUnavailable
@@ -18,6 +26,8 @@ from contracts.envelope import Envelope
 log = logging.getLogger(__name__)
 
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
+
+DirectReplyCallback = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 class PublishFailed(Exception):
@@ -34,12 +44,27 @@ class Publisher:
         self._connection: AbstractConnection | None = None
         self._exchanges: dict[str, AbstractExchange] = {}
         self._reopening = asyncio.Lock()
+        self._direct_replies: DirectReplyCallback | None = None
         broker.on_connect(self._open)
+
+    def receive_direct_replies(self, callback: DirectReplyCallback) -> None:
+        """Hand the replies to commands this publisher sends with `reply_to` = direct
+        reply-to to `callback` (not acked: a lost reply costs its sender a resend).
+        RabbitMQ delivers them on the channel that published, so it consumes them."""
+        self._direct_replies = callback
 
     async def _open(self, connection: AbstractConnection) -> None:
         self._connection = connection
         self._channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
         self._exchanges = {"": self._channel.default_exchange}
+        if self._direct_replies is not None:
+            callback = self._direct_replies
+
+            async def deliver(delivered: DeliveredMessage) -> None:
+                await callback(IncomingMessage(delivered, no_ack=True))
+
+            underlay = await self._channel.get_underlay_channel()
+            await underlay.basic_consume(DIRECT_REPLY_TO, deliver, no_ack=True)
 
     async def _reopen(self) -> None:
         """The broker closes a channel over one bad publish (a missing exchange) and keeps

@@ -74,22 +74,9 @@ class EventSubscription:
 
 
 @dataclass(frozen=True)
-class ReplyQueue:
-    """A durable quorum queue that receives replies addressed to it by name (`reply_to`),
-    for callers that must not lose an answer when they restart (the saga)."""
-
-    queue: str
-
-    @property
-    def dead_letters(self) -> str:
-        return f"{self.queue}.dlq"
-
-
-@dataclass(frozen=True)
 class Topology:
     services: tuple[ServiceQueues, ...]
     subscriptions: tuple[EventSubscription, ...] = field(default=())
-    reply_queues: tuple[ReplyQueue, ...] = field(default=())
 
     def service_of(self, message: type[Message]) -> ServiceQueues:
         for service in self.services:
@@ -106,7 +93,6 @@ class Topology:
         return (
             [s.dead_letters for s in self.services]
             + [s.dead_letters for s in self.subscriptions if s.dead_letter]
-            + [r.dead_letters for r in self.reply_queues]
         )
 
 
@@ -150,16 +136,12 @@ TRANSACTIONS = ServiceQueues(
     ),
 )
 
-SAGA_REPLIES = ReplyQueue("transactions.saga_replies")
-"""Where the purchase saga's steps answer (durable: a restarted orchestrator loses none)."""
-
 REPORTS = EventSubscription("transactions.reports", (PurchaseCompleted.name,))
 """The reports read model's own queue: completed purchases, applied once by event id."""
 
 TOPOLOGY = Topology(
     services=(ACCOUNTS, PRODUCTS, TRANSACTIONS),
     subscriptions=(REPORTS,),
-    reply_queues=(SAGA_REPLIES,),
 )
 
 
@@ -206,11 +188,6 @@ async def declare(channel: AbstractChannel, topology: Topology = TOPOLOGY) -> No
                 await query_queue.bind(commands, routing_key=routing_key(message))
             elif issubclass(message, Command):
                 await command_queue.bind(commands, routing_key=routing_key(message))
-
-    for reply_queue in topology.reply_queues:
-        await channel.declare_queue(
-            reply_queue.queue, durable=True, arguments=_quorum_arguments(reply_queue.dead_letters)
-        )
 
     for subscription in topology.subscriptions:
         arguments: dict[str, object] = {"x-queue-type": "quorum"}

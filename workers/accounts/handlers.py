@@ -190,13 +190,23 @@ async def credit(cmd: CreditFunds, deps: Deps) -> FundsMoved:
 
 
 async def _move_once(deps: Deps, user_id: int, kind: str, ref: UUID, delta: int) -> repo.Movement:
-    """One round trip in the common case; a concurrent duplicate is looked up again."""
+    """One round trip in the common case; a concurrent duplicate is looked up again.
+
+    The same step delivered twice at once: the loser either violates the ledger's
+    unique key (run again: it finds the winner's row), or, for a debit, sees the
+    balance the winner left and looks refused, while its snapshot cannot see the
+    winner's ledger row. So a refusal is confirmed by a fresh read of the ledger
+    before it is answered: a debit that happened is never reported as refused."""
     for _ in range(3):
         async with deps.db.connection() as conn:
             try:
                 moved = await repo.move_money_once(conn, user_id, kind, ref, delta)
             except asyncpg.UniqueViolationError:
-                continue  # the same step, delivered twice at once: the other one won
+                continue  # the other delivery won: its row is visible to the next try
+            if moved.amount is None and moved.balance is not None:
+                done = await repo.find_ledger_entry(conn, user_id, kind, ref)
+                if done is not None:
+                    return repo.Movement(False, done["amount"], done["balance_after"])
         if moved.balance is None:
             raise Refusal(ErrorCode.USER_NOT_FOUND, "no such user")
         return moved

@@ -153,8 +153,10 @@ async def move_money_once(
     row (a redelivery: answer what was done) or the balance would go below zero.
 
     Two concurrent deliveries of the same ref: the second waits on the user's row, then
-    its ledger insert violates the unique key and the whole statement rolls back
-    (UniqueViolationError); the caller runs it again and finds the first one's row.
+    either its ledger insert violates the unique key and the whole statement rolls back
+    (UniqueViolationError), or, for a debit, the balance the first one left fails the
+    check and it looks refused while its snapshot cannot see the first one's ledger
+    row. The caller resolves both with a fresh read (see accounts.handlers._move_once).
     """
     row = await conn.fetchrow(
         """

@@ -124,5 +124,5 @@ def bootstrap(deps: Deps) -> dict[type[Message], Handler]:
 
 
 def bootstrap_replies(deps: Deps) -> dict[type[Message], Handler]:
-    """Bind the saga's reply handlers (the consumer of the saga's reply queue)."""
+    """Bind the saga's reply handlers (fed the step replies over direct reply-to)."""
     return {message: partial(handler, deps=deps) for message, handler in REPLY_HANDLERS.items()}

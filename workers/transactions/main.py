@@ -1,7 +1,7 @@
 """The transactions worker: `python -m workers.transactions.main`.
 
 It orchestrates purchase sagas (commands and queries on `transactions.*`, step replies
-on `transactions.saga_replies`, a sweeper for sagas that stopped moving). Other parts
+over direct reply-to, a sweeper for sagas that stopped moving). Other parts
 of the service that run in this process (read models fed by events) add their own
 bootstrap to `PARTS`.
 """
@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from broker.topology import SAGA_REPLIES, TRANSACTIONS
+from broker.publisher import DIRECT_REPLY_TO
+from broker.topology import TRANSACTIONS
 from workers.common.runtime import Runtime, run_worker
 from workers.transactions import handlers, reports
 from workers.transactions.faults import CrashSwitch
@@ -33,7 +34,7 @@ def bootstrap_saga(runtime: Runtime) -> None:
     bound = handlers.bootstrap(deps)
     runtime.consume(TRANSACTIONS.commands, bound)
     runtime.consume(TRANSACTIONS.queries, bound)
-    runtime.consume(SAGA_REPLIES.queue, handlers.bootstrap_replies(deps))
+    runtime.consume(DIRECT_REPLY_TO, handlers.bootstrap_replies(deps))
     runtime.background(SagaSweeper(
         runtime.db.pool, orchestrator,
         interval=settings.saga_sweep_interval_seconds, batch_size=settings.saga_sweep_batch,

@@ -22,8 +22,8 @@ import asyncpg
 from broker.codec import envelope_for
 from broker.connection import BrokerUnavailable
 from broker.outbox import OutboxRelay, add_event
-from broker.publisher import Publisher, PublishFailed
-from broker.topology import COMMANDS_EXCHANGE, SAGA_REPLIES
+from broker.publisher import DIRECT_REPLY_TO, Publisher, PublishFailed
+from broker.topology import COMMANDS_EXCHANGE
 from contracts import ErrorCode, Refusal, Reply
 from contracts.products import ItemSold
 from contracts.transactions import PurchaseItem, PurchaseOutcome
@@ -191,16 +191,18 @@ class SagaOrchestrator:
         self, purchase: Purchase, sends: tuple[Send, ...], request_id: str | None,
         *, must_deliver: bool = False,
     ) -> None:
-        """Publish the steps' commands (persistent, confirmed); replies come back to the
-        saga's reply queue tagged with their step. A failed publish of a saved step is
-        left to the sweeper; one that no saved state remembers is raised."""
+        """Publish the steps' commands (persistent, confirmed); replies come back over
+        direct reply-to, tagged with their step. They need no durable queue: the step is
+        saved before it is sent, so a reply lost with a connection or a worker costs only
+        the sweeper's resend. A failed publish of a saved step is left to the sweeper;
+        one that no saved state remembers is raised."""
         for send in sends:
             envelope = envelope_for(
                 send.command, request_id=request_id, correlation_id=send.ref(purchase).encode()
             )
             try:
                 await self.publisher.publish(
-                    COMMANDS_EXCHANGE, send.command, envelope=envelope, reply_to=SAGA_REPLIES.queue
+                    COMMANDS_EXCHANGE, send.command, envelope=envelope, reply_to=DIRECT_REPLY_TO
                 )
             except (BrokerUnavailable, PublishFailed) as exc:
                 if must_deliver:

@@ -55,6 +55,7 @@ FAN_OUT: dict[tuple[str, str], str] = {
     ("products", "feed_all"): "the feed of every seller and status, LIMITed",
     ("products", "search"): "full-text search over every seller, ranked per shard, LIMITed",
     ("transactions", "due_purchases"): "the saga sweeper looks for stuck purchases of all buyers",
+    ("accounts", "prune_login_failures"): "a periodic clean-up of expired throttle windows",
 }
 
 _SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)

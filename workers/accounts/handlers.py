@@ -121,6 +121,12 @@ async def login(cmd: Login, deps: Deps) -> User:
     return _user(row)
 
 
+async def prune_throttle(deps: Deps) -> int:
+    """Drop ended throttle windows, so made-up logins do not pile up (run periodically)."""
+    async with deps.db.connection() as conn:
+        return await repo.prune_login_failures(conn, deps.login_window_seconds)
+
+
 async def get_user(query: GetUser, deps: Deps) -> User:
     async with deps.db.connection() as conn:
         row = await repo.get_user(conn, query.user_id)

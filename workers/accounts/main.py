@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from broker.topology import ACCOUNTS
 from workers.accounts import handlers
+from workers.common.periodic import Periodic
 from workers.common.runtime import Runtime, run_worker
+
+PRUNE_INTERVAL_SECONDS = 300.0
 
 
 def bootstrap(runtime: Runtime) -> None:
@@ -20,6 +25,9 @@ def bootstrap(runtime: Runtime) -> None:
     bound = handlers.bootstrap(deps)
     runtime.consume(ACCOUNTS.commands, bound)
     runtime.consume(ACCOUNTS.queries, bound)
+    runtime.background(Periodic(
+        "prune-login-failures", PRUNE_INTERVAL_SECONDS, partial(handlers.prune_throttle, deps)
+    ))
 
 
 def main() -> None:

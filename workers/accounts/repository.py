@@ -128,6 +128,16 @@ async def record_failure(conn: asyncpg.Connection, subject: str, window_seconds:
     )
 
 
+async def prune_login_failures(conn: asyncpg.Connection, window_seconds: int) -> int:
+    """Forget throttle windows that have ended (logins that never succeeded, made-up
+    names); return how many. A fan-out, run every few minutes, not per request."""
+    status = await conn.execute(
+        "DELETE FROM login_failures WHERE window_start <= now() - make_interval(secs => $1)",
+        window_seconds,
+    )
+    return int(status.split()[-1])
+
+
 async def clear_failures(conn: asyncpg.Connection, subject: str) -> None:
     await conn.execute("DELETE FROM login_failures WHERE subject = $1", subject)
 

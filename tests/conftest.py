@@ -13,10 +13,15 @@ import asyncpg
 import httpx
 import pytest
 
+from broker.connection import BrokerConnection
+from broker.outbox import OutboxRelay
+from broker.publisher import Publisher
 from broker.topology import declare_with
 from ops.migrate import ensure_database, migrate
 from tests.support import env
 from tests.support.processes import ServiceProcess, Stack, available_services
+from workers.accounts import handlers as accounts_handlers
+from workers.common.db import Database
 
 
 @pytest.fixture(scope="session")
@@ -91,3 +96,26 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def database(database_url: str) -> AsyncIterator[Database]:
+    """A worker-side pool on the suite's database, for handler and repository tests."""
+    pool = await Database.connect(database_url, min_size=1, max_size=8)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+@pytest.fixture
+def accounts_deps(database: Database, amqp_url: str) -> accounts_handlers.Deps:
+    """The accounts handlers' real dependencies on the suite's database. The outbox relay
+    is not started: the session's accounts worker relays the rows these tests write."""
+    publisher = Publisher(BrokerConnection(amqp_url, name="itemx-test-unstarted"))
+    return accounts_handlers.Deps(
+        db=database,
+        outbox=OutboxRelay(database.pool, publisher, accounts_handlers.OUTBOX),
+        bcrypt_rounds=4,
+        login_window_seconds=900,
+    )

@@ -8,12 +8,10 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import aio_pika
 import asyncpg
-import pytest
 
 from broker.topology import REPORTS
 from contracts.events import PurchaseCompleted
@@ -32,14 +30,6 @@ from workers.common.db import Database
 DLQ = REPORTS.dead_letters
 DAY = datetime(2026, 5, 20, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = await Database.connect(database_url, min_size=1, max_size=4)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def itemx(amqp_url: str, *args: str) -> tuple[int, str, str]:

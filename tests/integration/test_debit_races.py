@@ -7,26 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from broker.connection import BrokerConnection
-from broker.outbox import OutboxRelay
-from broker.publisher import Publisher
 from contracts.accounts import DebitFunds, FundsMoved
 from workers.accounts import handlers
-from workers.common.db import Database
 
 
 @pytest.fixture
-async def deps(database_url: str, amqp_url: str) -> AsyncIterator[handlers.Deps]:
-    db = await Database.connect(database_url, min_size=4, max_size=8)
-    publisher = Publisher(BrokerConnection(amqp_url, name="itemx-test-debit-races"))
-    try:
-        yield handlers.Deps(db=db, outbox=OutboxRelay(db.pool, publisher, handlers.OUTBOX))
-    finally:
-        await db.close()
+def deps(accounts_deps: handlers.Deps) -> handlers.Deps:
+    return accounts_deps
 
 
 async def new_user(deps: handlers.Deps, balance: int) -> int:

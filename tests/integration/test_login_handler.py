@@ -4,23 +4,16 @@ check as a wrong password (counted, not timed), and throttling refuses before an
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import bcrypt
 import pytest
 
-from broker.connection import BrokerConnection
-from broker.outbox import OutboxRelay
-from broker.publisher import Publisher
 from contracts import ErrorCode, Refusal
 from contracts.accounts import Login, Register, User
 from tests.support.clients import unique_address
 from tests.support.users import PASSWORD, unique_name
 from workers.accounts import handlers, passwords
-from workers.common.db import Database
-
-ROUNDS = 4
 
 
 @dataclass
@@ -45,17 +38,8 @@ def checkpw_calls(monkeypatch: pytest.MonkeyPatch) -> CheckpwCalls:
 
 
 @pytest.fixture
-async def deps(database_url: str, amqp_url: str) -> AsyncIterator[handlers.Deps]:
-    """The handlers' real dependencies on the suite's database. The outbox relay is not
-    started here: the session's accounts worker relays the rows these tests write."""
-    db = await Database.connect(database_url, min_size=1, max_size=2)
-    relay = OutboxRelay(
-        db.pool, Publisher(BrokerConnection(amqp_url, name="unused")), handlers.OUTBOX
-    )
-    try:
-        yield handlers.Deps(db=db, outbox=relay, bcrypt_rounds=ROUNDS)
-    finally:
-        await db.close()
+def deps(accounts_deps: handlers.Deps) -> handlers.Deps:
+    return accounts_deps
 
 
 async def new_user(deps: handlers.Deps) -> User:

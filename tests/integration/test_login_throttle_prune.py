@@ -4,28 +4,15 @@ failed logins for made-up names do not pile up; running windows are kept."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 
-from broker.connection import BrokerConnection
-from broker.outbox import OutboxRelay
-from broker.publisher import Publisher
 from workers.accounts import handlers
-from workers.common.db import Database
 
 
 @pytest.fixture
-async def deps(database_url: str, amqp_url: str) -> AsyncIterator[handlers.Deps]:
-    db = await Database.connect(database_url, min_size=1, max_size=2)
-    publisher = Publisher(BrokerConnection(amqp_url, name="itemx-test-prune"))
-    try:
-        yield handlers.Deps(
-            db=db, outbox=OutboxRelay(db.pool, publisher, handlers.OUTBOX),
-            login_window_seconds=900,
-        )
-    finally:
-        await db.close()
+def deps(accounts_deps: handlers.Deps) -> handlers.Deps:
+    return accounts_deps
 
 
 async def test_prune_forgets_ended_windows_only(deps: handlers.Deps) -> None:

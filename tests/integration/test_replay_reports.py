@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
-import pytest
 
 from broker.replay import StreamReader
 from ops.replay import replay_reports
@@ -27,14 +25,6 @@ from workers.common.db import Database
 
 DAY = datetime(2026, 4, 10, 12, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = await Database.connect(database_url, min_size=1, max_size=4)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def itemx(database_url: str, amqp_url: str, *args: str) -> tuple[int, str, str]:

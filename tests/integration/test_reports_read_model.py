@@ -4,11 +4,9 @@ seller per UTC day, and a redelivered event is counted once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import asyncpg
-import pytest
 
 from contracts.reports import GetReport, Report
 from tests.support.reports import (
@@ -25,14 +23,6 @@ from workers.transactions import reports_repository as repo
 DAY_ONE = datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
 DAY_TWO = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = await Database.connect(database_url, min_size=1, max_size=4)
-    try:
-        yield db
-    finally:
-        await db.close()
 
 
 async def report_of(db: Database, user_id: int, **bounds: date) -> Report:
